@@ -1,0 +1,5 @@
+#include "sluice/version.h"
+
+namespace sluice {
+const char* version() { return SLUICE_VERSION_STRING; }
+}  // namespace sluice

@@ -1,0 +1,54 @@
+// Shared pieces of the `sluice` command-line tool: global options, exit
+// codes, and how a subcommand hands its work to main().
+#ifndef SLUICE_TOOLS_SLUICE_CLI_H_
+#define SLUICE_TOOLS_SLUICE_CLI_H_
+
+#include <CLI/CLI.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "sluice/core/logger.h"
+#include "sluice/core/result.h"
+#include "sluice/core/status.h"
+
+namespace sluice::cli {
+
+// Exit codes, the same for every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;  // the command ran and failed (the error says why)
+inline constexpr int kExitUsage = 2;    // the command line is wrong
+
+// Flags every subcommand understands.
+struct GlobalOptions {
+  std::string endpoint_url;  // --endpoint-url: overrides the service endpoint
+  std::string region;        // --region: overrides AWS_REGION / the profile
+  std::string log_level = "warn";
+
+  // The stderr logger at --log-level.
+  std::shared_ptr<Logger> logger() const;
+};
+
+// What a subcommand does once the whole command line is parsed. Returning an
+// error prints "sluice <path>: <message>" and exits 1.
+using Action = std::function<Status()>;
+
+struct Context {
+  GlobalOptions global;
+  Action action;
+  std::string action_path;  // "kinesis consume", for error messages
+
+  // Makes `sub` run `action` when it is the command chosen.
+  void on_run(CLI::App* sub, std::string path, Action action_fn);
+};
+
+// Command groups; each lives in its own file.
+void add_doctor_command(CLI::App& root, Context& ctx);
+void add_aws_commands(CLI::App& root, Context& ctx);
+void add_kinesis_commands(CLI::App& root, Context& ctx);
+void add_redis_commands(CLI::App& root, Context& ctx);
+void add_kafka_commands(CLI::App& root, Context& ctx);
+
+}  // namespace sluice::cli
+
+#endif  // SLUICE_TOOLS_SLUICE_CLI_H_
