@@ -9,6 +9,7 @@
 
 int main(int argc, char** argv) {
   ::testing::InitGoogleTest(&argc, argv);
+  GTEST_FLAG_SET(death_test_style, "threadsafe");
   if (!GTEST_FLAG_GET(list_tests)) {
     const auto missing = sluice::testing::Backends::missing();
     if (!missing.empty()) {
