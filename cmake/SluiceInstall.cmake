@@ -11,17 +11,6 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/sluice DESTINATION ${CMAKE_INSTA
 install(FILES ${PROJECT_BINARY_DIR}/generated/include/sluice/version.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/sluice)
 
-# What each component needs found before its targets can be imported, and
-# which other components it builds on.
-set(SLUICE_DEPS_core "find_dependency(Threads)")
-set(SLUICE_REQUIRES_core "")
-set(SLUICE_PC_REQUIRES_core "")
-set(SLUICE_PC_LIBS_core "-pthread")
-set(SLUICE_DEPS_kafka "find_dependency(PkgConfig)\npkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++ rdkafka)")
-set(SLUICE_REQUIRES_kafka core)
-set(SLUICE_PC_REQUIRES_kafka "rdkafka++ rdkafka")
-set(SLUICE_PC_LIBS_kafka "")
-
 foreach(component IN LISTS SLUICE_COMPONENTS)
   set(targets sluice_${component})
   if(component STREQUAL "core")

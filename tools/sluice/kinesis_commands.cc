@@ -1,0 +1,11 @@
+// `sluice kinesis ...` commands.
+#include "cli.h"
+
+namespace sluice::cli {
+
+void add_kinesis_commands(CLI::App& root, Context&) {
+  auto* group = root.add_subcommand("kinesis", "Consume, produce, aggregate and inspect Kinesis streams");
+  group->require_subcommand(1);
+}
+
+}  // namespace sluice::cli
