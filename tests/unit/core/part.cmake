@@ -1,6 +1,7 @@
 sluice_test(sluice_core_unit_tests LABEL unit
   SOURCES
     core/status_test.cc
+    core/codec_test.cc
     core/checkpoint_store_test.cc
     core/backoff_test.cc
     core/clock_test.cc
