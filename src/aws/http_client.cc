@@ -134,7 +134,9 @@ Result<UrlParts> parse_url(std::string_view url) {
 namespace {
 
 struct Transfer {
-  HttpRequest request;
+  HttpRequest owned_request;
+  // What is sent: &owned_request, or a caller's request (send_ref).
+  const HttpRequest* request = &owned_request;
   HttpResponse response;
   CURL* easy = nullptr;
   curl_slist* header_list = nullptr;
@@ -172,14 +174,14 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     auto [p, ec] = std::from_chars(value.data(), value.data() + value.size(), len);
     // Read the body into one buffer; cap the reservation at 64 MiB so a lying
     // header cannot make us allocate without bound.
-    if (ec == std::errc() && len <= (64u << 20)) t->response.body.reserve(len);
+    if (ec == std::errc() && len <= (64u << 20)) t->response.body.reserve(len + kResponseBodyPadding);
   }
   t->response.headers.emplace_back(std::move(name), std::move(value));
   return size * n;
 }
 
 Status transport_error(CURLcode code, const Transfer& t, const HttpClientOptions& opts) {
-  std::string what = t.request.method + " " + url_for_messages(t.request.url) + ": ";
+  std::string what = t.request->method + " " + url_for_messages(t.request->url) + ": ";
   what += t.errbuf[0] ? t.errbuf : curl_easy_strerror(code);
   what += " (curl error " + std::to_string(static_cast<int>(code)) + ")";
   switch (code) {
@@ -271,7 +273,7 @@ struct HttpClient::Impl {
 
   Status configure(Transfer& t) {
     CURL* e = t.easy;
-    HttpRequest& r = t.request;
+    const HttpRequest& r = *t.request;
     curl_easy_setopt(e, CURLOPT_URL, r.url.c_str());
     curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(e, CURLOPT_ERRORBUFFER, t.errbuf);
@@ -337,6 +339,9 @@ struct HttpClient::Impl {
       long status = 0;
       curl_easy_getinfo(t->easy, CURLINFO_RESPONSE_CODE, &status);
       t->response.status = static_cast<int>(status);
+      if (t->response.body.capacity() - t->response.body.size() < kResponseBodyPadding) {
+        t->response.body.reserve(t->response.body.size() + kResponseBodyPadding);
+      }
       result = std::move(t->response);
     } else {
       result = transport_error(code, *t, options);
@@ -430,7 +435,7 @@ std::size_t HttpClient::completed_requests() const {
 void HttpClient::async_send(HttpRequest request, asio::any_io_executor ex,
                             std::function<void(Result<HttpResponse>)> done) {
   auto t = std::make_unique<Transfer>();
-  t->request = std::move(request);
+  t->owned_request = std::move(request);
   t->complete = [ex = std::move(ex), done = std::move(done)](Result<HttpResponse> r) mutable {
     asio::post(ex, [done = std::move(done), r = std::move(r)]() mutable { done(std::move(r)); });
   };
@@ -450,6 +455,21 @@ asio::awaitable<Result<HttpResponse>> HttpClient::send(HttpRequest request) {
       asio::use_awaitable, std::move(request));
 }
 
+asio::awaitable<Result<HttpResponse>> HttpClient::send_ref(const HttpRequest& request) {
+  return asio::async_initiate<decltype(asio::use_awaitable), void(Result<HttpResponse>)>(
+      [this, &request](auto handler) {
+        auto ex = asio::get_associated_executor(handler);
+        auto h = std::make_shared<decltype(handler)>(std::move(handler));
+        auto t = std::make_unique<Transfer>();
+        t->request = &request;
+        t->complete = [ex = std::move(ex), h](Result<HttpResponse> r) mutable {
+          asio::post(ex, [h, r = std::move(r)]() mutable { std::move(*h)(std::move(r)); });
+        };
+        impl_->submit(std::move(t));
+      },
+      asio::use_awaitable);
+}
+
 Result<HttpResponse> HttpClient::send_blocking(HttpRequest request) {
   if (std::this_thread::get_id() == impl_->io.get_id()) {
     return Status::internal("HttpClient::send_blocking called from the client's I/O thread");
@@ -457,7 +477,7 @@ Result<HttpResponse> HttpClient::send_blocking(HttpRequest request) {
   std::promise<Result<HttpResponse>> promise;
   auto future = promise.get_future();
   auto t = std::make_unique<Transfer>();
-  t->request = std::move(request);
+  t->owned_request = std::move(request);
   t->complete = [&promise](Result<HttpResponse> r) { promise.set_value(std::move(r)); };
   impl_->submit(std::move(t));
   return future.get();

@@ -49,10 +49,15 @@ struct HttpRequest {
   void set_header(std::string name, std::string value);
 };
 
+// Spare capacity every HttpResponse::body has past its end, so that simdjson
+// (which reads up to 64 bytes beyond its input) can parse it in place.
+inline constexpr std::size_t kResponseBodyPadding = 64;
+
 struct HttpResponse {
   int status = 0;
   // Names lower-cased, in arrival order.
   HttpHeaders headers;
+  // Has kResponseBodyPadding bytes of spare capacity.
   std::string body;
 
   std::string_view header(std::string_view name) const;
@@ -93,6 +98,11 @@ class HttpClient {
   // Transport failures come back as Timeout or Unavailable (retryable, with
   // libcurl's explanation), TLS verification failures as PermissionDenied.
   asio::awaitable<Result<HttpResponse>> send(HttpRequest request);
+
+  // The same without taking the request: it is read in place, so it must
+  // stay alive and unchanged until the awaitable completes. Lets a retry loop
+  // resend one request (re-signed) without copying its body.
+  asio::awaitable<Result<HttpResponse>> send_ref(const HttpRequest& request);
 
   // Callback form: `done` is posted to `ex`.
   void async_send(HttpRequest request, asio::any_io_executor ex,
