@@ -30,17 +30,23 @@ class [[nodiscard]] Result {
  public:
   using value_type = T;
 
+  // An Internal error: what an unassigned Result holds (Asio's co_spawn
+  // needs default-constructible results).
+  Result() : v_(std::in_place_index<0>, Status::internal("Result holds no value yet")) {}
+
   // A value.
-  Result(const T& value) : v_(std::in_place_index<1>, value) {}  // NOLINT: implicit by design
+  Result(const T& value) : v_(std::in_place_index<1>, value) {}        // NOLINT: implicit by design
   Result(T&& value) : v_(std::in_place_index<1>, std::move(value)) {}  // NOLINT
   template <class U>
-    requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
-             !std::is_same_v<std::decay_t<U>, Result> && !std::is_same_v<std::decay_t<U>, T>)
-  Result(U&& value) : v_(std::in_place_index<1>, std::forward<U>(value)) {}  // NOLINT
+  requires(std::is_constructible_v<T, U&&> && !std::is_same_v<std::decay_t<U>, Status> &&
+           !std::is_same_v<std::decay_t<U>, Result> && !std::is_same_v<std::decay_t<U>, T>)
+      Result(U&& value)
+      : v_(std::in_place_index<1>, std::forward<U>(value)) {}  // NOLINT
   // An error. An OK status here is a bug and becomes an Internal error.
   Result(Status status)  // NOLINT: implicit by design
-      : v_(std::in_place_index<0>,
-           status.ok() ? Status::internal("Result constructed from an OK Status") : std::move(status)) {}
+      : v_(std::in_place_index<0>, status.ok()
+                                       ? Status::internal("Result constructed from an OK Status")
+                                       : std::move(status)) {}
 
   bool ok() const { return v_.index() == 1; }
   // OK when there is a value.
@@ -84,10 +90,11 @@ class [[nodiscard]] Result {
 // SLUICE_ASSIGN_OR_RETURN(auto shards, client.list_shards(...));
 // Declares/assigns `lhs` from a Result, or returns its Status from the enclosing function.
 #define SLUICE_ASSIGN_OR_RETURN(lhs, expr) \
-  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_RESULT_CONCAT_(sluice_result_, __LINE__), lhs, expr, return)
+  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_RESULT_CONCAT_(sluice_result_, __LINE__), lhs, expr, return )
 // The same, for coroutines.
-#define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr) \
-  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_RESULT_CONCAT_(sluice_result_, __LINE__), lhs, expr, co_return)
+#define SLUICE_CO_ASSIGN_OR_RETURN(lhs, expr)                                               \
+  SLUICE_ASSIGN_OR_RETURN_IMPL_(SLUICE_RESULT_CONCAT_(sluice_result_, __LINE__), lhs, expr, \
+                                co_return )
 
 #define SLUICE_ASSIGN_OR_RETURN_IMPL_(tmp, lhs, expr, ret) \
   auto tmp = (expr);                                       \
