@@ -59,8 +59,9 @@ the set of signed headers, the payload hash) is the culprit. A matching
 canonical request with a different signature means other keys, region or
 service.
 
-Region and service default to the ones in the Host (kinesis.us-east-1.amazonaws.com),
-then --region/AWS_REGION/the profile. Credentials: --access-key/--secret-key,
+--region and --service win; without them both come from the Host
+(kinesis.us-east-1.amazonaws.com), and the region else from AWS_REGION or the
+profile. Credentials: --access-key/--secret-key,
 else the default chain (environment, web identity, profile, container, EC2).
 The signed output contains a signature, never the secret key; it does contain
 the session token, if any.)";
