@@ -48,6 +48,9 @@ void add_aws_commands(CLI::App& root, Context& ctx);
 void add_kinesis_commands(CLI::App& root, Context& ctx);
 void add_redis_commands(CLI::App& root, Context& ctx);
 void add_kafka_commands(CLI::App& root, Context& ctx);
+// `sluice kinesis produce` and `sluice kinesis aggregate` (the producer's
+// commands), added to the kinesis group.
+void add_kinesis_producer_commands(CLI::App& kinesis, Context& ctx);
 
 }  // namespace sluice::cli
 
