@@ -220,7 +220,9 @@ struct Scope {
 
 Scope make_scope(const SigV4Options& o) {
   Scope s;
-  s.amz_date = format_amz_date(o.time);
+  const auto time =
+      o.time == std::chrono::system_clock::time_point{} ? std::chrono::system_clock::now() : o.time;
+  s.amz_date = format_amz_date(time);
   s.date = s.amz_date.substr(0, 8);
   s.scope = s.date + "/" + o.region + "/" + o.service + "/aws4_request";
   return s;

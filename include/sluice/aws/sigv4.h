@@ -45,8 +45,9 @@ namespace sluice::aws {
 struct SigV4Options {
   std::string region{};   // "us-east-1"
   std::string service{};  // signing name: "kinesis", "dynamodb", "s3"
-  // The signing time (X-Amz-Date). Services reject signatures more than 5
-  // minutes off their clock.
+  // The signing time (X-Amz-Date); pass the injected Clock's wall_now().
+  // Left at the epoch (the default), the system clock's now is used.
+  // Services reject signatures more than 5 minutes off their clock.
   std::chrono::system_clock::time_point time{};
   // Normalise the path (remove dot segments, collapse slashes) before
   // signing, as every service but S3 expects.

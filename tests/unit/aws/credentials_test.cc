@@ -8,6 +8,8 @@
 #include <atomic>
 #include <filesystem>
 #include <mutex>
+#include <thread>
+#include <vector>
 
 #include "sluice/aws/http_client.h"
 #include "sluice/aws/sigv4.h"
@@ -540,6 +542,66 @@ TEST(Imds, UnreachableServiceFailsWithinTheTimeout) {
   ASSERT_FALSE(r.ok());
   EXPECT_TRUE(contains(r.status().message(), "instance metadata at http://127.0.0.1:"))
       << r.status();
+}
+
+// The default hosts (169.254.170.2, 169.254.169.254, fd00:ec2::254) are
+// reached here through a local server acting as the HTTP proxy (libcurl
+// honours http_proxy), which sees the absolute URLs.
+TEST(MetadataDefaults, ContainerRelativeUriAndImdsDefaultEndpoints) {
+  CleanAwsEnvironment env;
+  ManualClock clock;
+  LocalHttpServer proxy([&](const RecordedRequest& r) -> LocalHttpResponse {
+    if (r.target == "http://169.254.170.2/v2/credentials/rel") {
+      return {.status = 200,
+              .body = credentials_json("ASIAREL", "s", "t", clock.wall_now() + hours(1))};
+    }
+    if (r.target.ends_with("/latest/api/token")) return {.status = 200, .body = "tok"};
+    if (r.target.ends_with("/latest/meta-data/iam/security-credentials/")) {
+      return {.status = 200, .body = "r"};
+    }
+    if (r.target.ends_with("/latest/meta-data/iam/security-credentials/r")) {
+      return {.status = 200,
+              .body = credentials_json("ASIADEF", "s", "t", clock.wall_now() + hours(1))};
+    }
+    return {.status = 404};
+  });
+  env.set("http_proxy", proxy.url());
+  env.unset("no_proxy");
+  env.unset("NO_PROXY");
+  env.set("AWS_CONTAINER_CREDENTIALS_RELATIVE_URI", "/v2/credentials/rel");
+  auto r = make_container_credentials({.clock = &clock})->credentials();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->access_key_id, "ASIAREL");
+
+  r = make_instance_metadata_credentials({.clock = &clock})->credentials();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(r->access_key_id, "ASIADEF");
+  EXPECT_EQ(proxy.requests().at(1).target, "http://169.254.169.254/latest/api/token");
+
+  env.set("AWS_EC2_METADATA_SERVICE_ENDPOINT_MODE", "IPv6");
+  r = make_instance_metadata_credentials({.clock = &clock})->credentials();
+  ASSERT_TRUE(r.ok()) << r.status();
+  EXPECT_EQ(proxy.requests().at(4).target, "http://[fd00:ec2::254]/latest/api/token");
+}
+
+TEST(RefreshingCredentials, ConcurrentCallersShareOneFetch) {
+  std::atomic<int> fetches{0};
+  auto p = make_refreshing_credentials("slow", [&]() -> Result<Credentials> {
+    ++fetches;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a slow service
+    Credentials c;
+    c.access_key_id = "AKID";
+    c.secret_access_key = "s";
+    return c;
+  });
+  std::vector<std::thread> threads;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 8; ++i) {
+    threads.emplace_back([&] { ok += p->credentials().ok() ? 1 : 0; });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(ok.load(), 8);
+  EXPECT_EQ(fetches.load(), 1);
 }
 
 // --- refreshing wrapper and chain -------------------------------------------------

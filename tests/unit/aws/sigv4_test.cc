@@ -265,6 +265,16 @@ TEST(SigV4, PresignReplacesAnEarlierSignatureAndKeepsOtherParameters) {
   EXPECT_EQ(req.url, url1);  // the old signature parameters were replaced, not kept
 }
 
+TEST(SigV4, UnsetTimeMeansNow) {
+  HttpRequest req = make_request("GET", "https://h/");
+  SigV4Options o{.region = "r", .service = "s"};
+  const auto before = system_clock::now();
+  ASSERT_TRUE(sign_request(req, example_credentials(), o).ok());
+  const auto signed_at = parse_iso8601_time(std::string(req.header("x-amz-date"))).value();
+  EXPECT_GE(signed_at, std::chrono::floor<std::chrono::seconds>(before));
+  EXPECT_LE(signed_at, system_clock::now());
+}
+
 TEST(Iso8601, ParsesTheFormsAwsWrites) {
   const auto base = at("2015-08-30T12:36:00Z");
   EXPECT_EQ(format_amz_date(base), "20150830T123600Z");
