@@ -6,6 +6,7 @@ sluice_warnings(sluice_redis_lbs_worker)
 sluice_test(sluice_redis_integration_tests LABEL integration
   SOURCES
     redis/checkpoint_store_test.cc
+    redis/cli_test.cc
     redis/connection_test.cc
     redis/data_stream_reader_test.cc
     redis/lease_manager_test.cc
