@@ -44,7 +44,8 @@ Status MockCluster::create_topic(const std::string& topic, int partitions) {
   if (partitions < 1) {
     return Status::invalid_argument("mock cluster: topic \"" + topic + "\" needs >= 1 partition");
   }
-  rd_kafka_resp_err_t e = rd_kafka_mock_topic_create(handles_->cluster, topic.c_str(), partitions, 1);
+  rd_kafka_resp_err_t e =
+      rd_kafka_mock_topic_create(handles_->cluster, topic.c_str(), partitions, 1);
   if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
     return Status::internal("mock cluster: create topic \"" + topic + "\": " + rd_kafka_err2str(e));
   }

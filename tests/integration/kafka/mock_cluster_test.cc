@@ -28,7 +28,8 @@ TEST(MockCluster, ProduceAndConsumeThroughARealClient) {
   ASSERT_TRUE((*cluster)->create_topic("orders", 3).ok());
 
   std::string err;
-  std::unique_ptr<RdKafka::Producer> producer(RdKafka::Producer::create(conf(bootstrap).get(), err));
+  std::unique_ptr<RdKafka::Producer> producer(
+      RdKafka::Producer::create(conf(bootstrap).get(), err));
   ASSERT_TRUE(producer) << err;
   for (int i = 0; i < 30; ++i) {
     std::string v = "message-" + std::to_string(i);

@@ -1,0 +1,169 @@
+// ConsumerSession: one membership of a managed consumer job in its group,
+// from joining to leaving. It reads with a librdkafka KafkaConsumer, hands
+// messages to the job's handler (on the poll thread or on handler threads),
+// tracks what may be committed (OffsetTracker), commits in batches and on
+// revocation, and on stop finishes the messages in hand, commits and leaves
+// the group. A failure ends the session; the JobSupervisor decides what next.
+#ifndef SLUICE_SRC_KAFKA_CONSUMER_SESSION_H_
+#define SLUICE_SRC_KAFKA_CONSUMER_SESSION_H_
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <set>
+#include <stop_token>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka/job_supervisor.h"
+#include "kafka/offset_tracker.h"
+#include "kafka/rdkafka_util.h"
+#include "sluice/core/clock.h"
+#include "sluice/core/logger.h"
+#include "sluice/core/metrics.h"
+#include "sluice/kafka/consumer.h"
+#include "sluice/kafka/producer.h"
+
+namespace sluice::kafka::internal {
+
+// The metric series of one job (label job=<name>).
+struct JobMetrics {
+  JobMetrics(MetricsRegistry& registry, const std::string& job);
+
+  Counter& handled;
+  Counter& handler_errors;
+  Counter& slow;
+  Counter& dead_letters;
+  Counter& commits;
+  Counter& commit_failures;
+  Histogram& commit_latency;
+  Gauge& in_flight;
+  Counter& restarts;
+  Gauge& disabled;
+  GaugeFamily& lag;  // {job, topic, partition}
+};
+
+// What a job's sessions share: its handler, config, clock, logging and
+// metrics, and the dead-letter producer (made on first use).
+struct JobContext {
+  std::shared_ptr<Consumer> consumer;
+  ConsumerConfig config;
+  const Clock* clock = nullptr;
+  std::shared_ptr<Logger> log;  // carries job=<name>
+  MetricsRegistry* metrics_registry = nullptr;
+  std::unique_ptr<JobMetrics> metrics;
+  SecretScrubber scrubber;
+  JobSupervisor* supervisor = nullptr;
+
+  // The dead-letter producer, created on first use; closed by close_dead_letter().
+  Result<std::shared_ptr<Producer>> dead_letter_producer();
+  Status close_dead_letter(std::chrono::milliseconds timeout);
+
+ private:
+  std::mutex dlq_mu_;
+  std::shared_ptr<Producer> dlq_;
+};
+
+class ConsumerSession final : public RdKafka::RebalanceCb {
+ public:
+  explicit ConsumerSession(JobContext& job);
+  ~ConsumerSession() override;
+
+  SessionResult run(std::stop_token stop);
+
+  void rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::ErrorCode err,
+                    std::vector<RdKafka::TopicPartition*>& partitions) override;
+
+ private:
+  struct Work {
+    std::unique_ptr<RdKafka::Message> message;
+  };
+  struct CommitRequest {
+    ConsumerSession* session;
+    Clock::TimePoint started;
+  };
+
+  Status start();
+  void poll_loop();
+  void finish();
+  void on_message(std::unique_ptr<RdKafka::Message> msg);
+  void on_consume_error(const RdKafka::Message& msg);
+  // Runs the handler with retries and the dead-letter topic.
+  MessageOutcome process(const rd_kafka_message_t* record);
+  Status send_dead_letter(const Message& m, const Status& error);
+  void record(const PartitionRef& p, std::int64_t offset, MessageOutcome outcome,
+              std::unique_lock<std::mutex>& lock);
+  void fail(Status error);
+  bool failed() const { return failed_.load(std::memory_order_acquire); }
+
+  // Handler threads.
+  void start_workers();
+  void stop_workers();
+  void worker_loop(std::size_t index);
+  std::size_t queue_for(const rd_kafka_message_t* record);
+
+  // Offsets.
+  void maybe_commit();
+  void commit(std::vector<OffsetCommit> commits, bool sync);
+  static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
+                        rd_kafka_topic_partition_list_t* offsets, void* opaque);
+  void revoke(const std::vector<RdKafka::TopicPartition*>& partitions, bool lost);
+  void update_lag();
+  Gauge& lag_gauge(const PartitionId& p);
+
+  std::unique_lock<std::mutex> lock_if_pool() {
+    return pool_ ? std::unique_lock<std::mutex>(mu_) : std::unique_lock<std::mutex>();
+  }
+
+  JobContext& job_;
+  const ConsumerConfig& config_;
+  const Clock& clock_;
+  Logger& log_;
+  JobMetrics& metrics_;
+  const bool pool_;
+  const bool manual_commit_;
+  std::stop_token stop_;
+
+  EventBridge events_;
+  std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
+  rd_kafka_t* rk_ = nullptr;
+  rd_kafka_queue_t* commit_queue_ = nullptr;
+
+  // Guards the tracker, the queues and the failure with handler threads.
+  std::mutex mu_;
+  std::condition_variable poll_cv_;  // handler threads -> poll thread: room, drained
+  OffsetTracker tracker_;
+  std::set<PartitionId, PartitionLess> revoking_;
+  std::vector<std::deque<Work>> queues_;
+  std::vector<std::unique_ptr<std::condition_variable>> queue_cvs_;
+  std::vector<std::thread> workers_;
+  bool workers_stop_ = false;
+  std::size_t next_queue_ = 0;
+
+  std::atomic<bool> failed_{false};
+  std::mutex failure_mu_;
+  Status failure_;  // guarded by failure_mu_
+  bool progressed_ = false;
+  std::uint64_t handled_since_commit_ = 0;
+  Clock::TimePoint next_commit_{};
+  std::set<std::string> warned_topics_;
+  std::map<PartitionId, Gauge*, PartitionLess> lag_gauges_;
+  // Partitions revoked while their last commit had not gone through (commits
+  // fail while the group rebalances): if one comes back to this session, it
+  // resumes from what was handled here rather than re-reading from the older
+  // commit. Never skips anything: every message below was handled.
+  std::map<PartitionId, std::int64_t, PartitionLess> resume_at_;
+  // Commits whose result has not come back; on_commit() removes them.
+  std::vector<std::unique_ptr<CommitRequest>> commit_requests_;
+};
+
+}  // namespace sluice::kafka::internal
+
+#endif  // SLUICE_SRC_KAFKA_CONSUMER_SESSION_H_

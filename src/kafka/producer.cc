@@ -1,0 +1,369 @@
+#include "sluice/kafka/producer.h"
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
+#include <optional>
+#include <shared_mutex>
+#include <stop_token>
+#include <thread>
+#include <utility>
+
+#include "kafka/rdkafka_util.h"
+
+namespace sluice::kafka {
+namespace {
+
+using internal::describe_error;
+using internal::status_from;
+
+// Set while a delivery callback runs on this thread: a blocking produce
+// there would wait for the very thread that must make room.
+thread_local bool tl_in_delivery_callback = false;
+
+// A sync send() waits on one of these (on its stack) for its delivery report.
+struct SyncWaiter {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::optional<Result<Delivery>> result;
+};
+
+}  // namespace
+
+Status validate(const ProducerConfig& c) {
+  const std::string who = "kafka producer \"" + c.name + "\"";
+  auto bad = [&](const std::string& msg) { return Status::invalid_argument(who + ": " + msg); };
+  if (c.name.empty()) return Status::invalid_argument("kafka producer: name must not be empty");
+  if (c.bootstrap_servers.empty()) return bad("bootstrap_servers is required");
+  if (!c.enable_sync_producer.value_or(true) && !c.enable_async_producer.value_or(false)) {
+    return bad(
+        "enable_sync_producer and enable_async_producer are both false: nothing could be sent");
+  }
+  if (c.max_retries < 0) return bad("max_retries must be >= 0");
+  if (c.retry_backoff < std::chrono::milliseconds(1) ||
+      c.retry_backoff > std::chrono::milliseconds(300'000)) {
+    return bad("retry_backoff must be between 1 ms and 300 s");
+  }
+  if (c.max_message_bytes < 1000 || c.max_message_bytes > 1'000'000'000) {
+    return bad("max_message_bytes must be between 1000 and 1000000000");
+  }
+  if (c.delivery_timeout < std::chrono::milliseconds(1)) {
+    return bad("delivery_timeout must be >= 1 ms");
+  }
+  if (c.linger < std::chrono::milliseconds(0) || c.linger > std::chrono::milliseconds(900'000)) {
+    return bad("linger must be between 0 and 900 s");
+  }
+  if (c.enable_idempotent.value_or(false)) {
+    if (c.required_acks != RequiredAcks::kAll) {
+      return bad("enable_idempotent needs required_acks = kAll (all in-sync replicas)");
+    }
+    if (c.max_retries < 1) return bad("enable_idempotent needs max_retries >= 1");
+  }
+  auto conf = internal::make_producer_conf(c, /*async=*/false);
+  return conf.status();
+}
+
+struct Producer::Impl {
+  // One librdkafka producer: the sync or the async one.
+  struct Client final : RdKafka::DeliveryReportCb {
+    Client(Impl& owner, bool is_async) : impl(owner), async(is_async) {}
+    void dr_cb(RdKafka::Message& m) override;
+
+    Impl& impl;
+    const bool async;
+    std::unique_ptr<internal::EventBridge> events;
+    std::unique_ptr<RdKafka::Producer> handle;
+    std::jthread poller;
+    Counter* deliveries = nullptr;
+    Counter* failures = nullptr;
+    Gauge* queued = nullptr;
+  };
+
+  ProducerConfig config;
+  std::shared_ptr<Logger> log;
+  internal::SecretScrubber scrubber;
+  std::unique_ptr<Client> sync_client;
+  std::unique_ptr<Client> async_client;
+  // Sends hold it shared while they call into librdkafka; close() takes it
+  // exclusively to switch `closed` on.
+  mutable std::shared_mutex close_mu;
+  bool closed = false;
+  std::mutex close_once_mu;
+  Status close_status;
+  bool close_done = false;
+
+  Status make_client(std::unique_ptr<Client>& out, bool async, MetricsRegistry& metrics);
+  Status produce(Client& client, const std::string& topic, std::optional<std::string_view> key,
+                 std::string_view value, std::span<const Header> headers, void* opaque, bool block);
+  Status close(std::chrono::milliseconds timeout);
+};
+
+void Producer::Impl::Client::dr_cb(RdKafka::Message& m) {
+  const bool ok = m.err() == RdKafka::ERR_NO_ERROR;
+  (ok ? deliveries : failures)->inc();
+  void* opaque = m.msg_opaque();
+  if (!opaque) return;
+  auto result = [&]() -> Result<Delivery> {
+    if (ok) return Delivery{m.partition(), m.offset()};
+    return status_from(m.err(), "deliver to \"" + m.topic_name() + "\"");
+  };
+  if (!async) {
+    auto* waiter = static_cast<SyncWaiter*>(opaque);
+    std::lock_guard lock(waiter->mu);
+    waiter->result.emplace(result());
+    waiter->cv.notify_one();
+    return;
+  }
+  std::unique_ptr<DeliveryCallback> cb(static_cast<DeliveryCallback*>(opaque));
+  tl_in_delivery_callback = true;
+  try {
+    (*cb)(result());
+  } catch (const std::exception& e) {
+    impl.log->error("kafka delivery callback threw",
+                    {{"producer", impl.config.name}, {"error", std::string(e.what())}});
+  } catch (...) {
+    impl.log->error("kafka delivery callback threw", {{"producer", impl.config.name}});
+  }
+  tl_in_delivery_callback = false;
+}
+
+Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
+                                   MetricsRegistry& metrics) {
+  const std::string who = "kafka producer \"" + config.name + "\"";
+  auto client = std::make_unique<Client>(*this, async);
+  const std::string mode = async ? "async" : "sync";
+  client->deliveries = &metrics
+                            .counter("sluice_kafka_producer_deliveries_total",
+                                     "Messages the broker acknowledged", {"producer", "mode"})
+                            .with({config.name, mode});
+  client->failures = &metrics
+                          .counter("sluice_kafka_producer_failures_total",
+                                   "Messages that could not be delivered", {"producer", "mode"})
+                          .with({config.name, mode});
+  client->queued =
+      &metrics
+           .gauge("sluice_kafka_producer_queued_messages",
+                  "Messages waiting in the client for delivery (queue depth)", {"producer", "mode"})
+           .with({config.name, mode});
+  client->events = std::make_unique<internal::EventBridge>(
+      with_fields(log, {{"producer", config.name}, {"mode", mode}}), &scrubber);
+  SLUICE_ASSIGN_OR_RETURN(auto conf, internal::make_producer_conf(config, async));
+  std::string err;
+  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(client.get()), err) !=
+          RdKafka::Conf::CONF_OK ||
+      conf->set("event_cb", static_cast<RdKafka::EventCb*>(client->events.get()), err) !=
+          RdKafka::Conf::CONF_OK) {
+    return Status::internal(who + ": cannot install callbacks: " + err);
+  }
+  client->handle.reset(RdKafka::Producer::create(conf.get(), err));
+  if (!client->handle) {
+    return Status::invalid_argument(who + ": cannot create the client: " + scrubber.scrub(err));
+  }
+  Client* c = client.get();
+  // Serves delivery reports (and so the callbacks) as they arrive.
+  client->poller = std::jthread([c](std::stop_token stop) {
+    while (!stop.stop_requested()) {
+      c->handle->poll(100);
+      c->queued->set(static_cast<double>(c->handle->outq_len()));
+    }
+  });
+  out = std::move(client);
+  return Status();
+}
+
+Status Producer::Impl::produce(Client& client, const std::string& topic,
+                               std::optional<std::string_view> key, std::string_view value,
+                               std::span<const Header> headers, void* opaque, bool block) {
+  RdKafka::Headers* hdrs = nullptr;
+  if (!headers.empty()) {
+    hdrs = RdKafka::Headers::create();
+    for (const auto& h : headers) {
+      if (h.value) {
+        hdrs->add(h.key, h.value->data(), h.value->size());
+      } else {
+        hdrs->add(h.key, nullptr, 0);
+      }
+    }
+  }
+  int flags = RdKafka::Producer::RK_MSG_COPY;
+  if (block) flags |= RdKafka::Producer::RK_MSG_BLOCK;
+  const RdKafka::ErrorCode ec = client.handle->produce(
+      topic, RdKafka::Topic::PARTITION_UA, flags, const_cast<char*>(value.data()), value.size(),
+      key ? key->data() : nullptr, key ? key->size() : 0, 0, hdrs, opaque);
+  if (ec == RdKafka::ERR_NO_ERROR) return Status();
+  delete hdrs;  // not taken over on failure
+  client.failures->inc();
+  const std::string context = "kafka producer \"" + config.name + "\": send to \"" + topic + "\"";
+  switch (ec) {
+    case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
+      return Status::invalid_argument(context + ": message of " +
+                                      std::to_string(value.size() + (key ? key->size() : 0)) +
+                                      " bytes is larger than max_message_bytes (" +
+                                      std::to_string(config.max_message_bytes) + ")");
+    case RdKafka::ERR__FATAL: {
+      std::string detail;
+      client.handle->fatal_error(detail);
+      return Status::internal(context + ": fatal client error: " + scrubber.scrub(detail));
+    }
+    default:
+      return status_from(ec, context);
+  }
+}
+
+Status Producer::Impl::close(std::chrono::milliseconds timeout) {
+  if (tl_in_delivery_callback) {
+    return Status::failed_precondition("kafka producer \"" + config.name +
+                                       "\": close() called from a delivery callback");
+  }
+  std::lock_guard once(close_once_mu);
+  if (close_done) return close_status;
+  {
+    std::unique_lock lock(close_mu);
+    closed = true;
+  }
+  Status result;
+  for (auto* client : {sync_client.get(), async_client.get()}) {
+    if (!client) continue;
+    const RdKafka::ErrorCode ec = client->handle->flush(static_cast<int>(timeout.count()));
+    if (ec != RdKafka::ERR_NO_ERROR) {
+      const int left = client->handle->outq_len();
+      if (result.ok()) {
+        result = Status::timeout("kafka producer \"" + config.name + "\": " + std::to_string(left) +
+                                 " message(s) not delivered within " +
+                                 std::to_string(timeout.count()) + " ms of close; they fail");
+      }
+      log->warn("kafka producer closing with undelivered messages",
+                {{"producer", config.name}, {"messages", left}});
+      client->handle->purge(RdKafka::Producer::PURGE_QUEUE | RdKafka::Producer::PURGE_INFLIGHT);
+      client->handle->flush(1000);  // serves the purged messages' callbacks
+    }
+    client->poller.request_stop();
+    client->poller.join();
+    client->queued->set(0);
+  }
+  for (auto* client : {sync_client.get(), async_client.get()}) {
+    if (client) client->handle.reset();
+  }
+  close_status = result;
+  close_done = true;
+  return result;
+}
+
+Result<std::shared_ptr<Producer>> Producer::create(ProducerConfig config, ProducerOptions options) {
+  SLUICE_RETURN_IF_ERROR(validate(config));
+  auto impl = std::make_unique<Impl>();
+  impl->config = std::move(config);
+  impl->log = options.logger ? options.logger : make_noop_logger();
+  impl->scrubber.add_from(impl->config.properties);
+  MetricsRegistry& metrics = registry_or_global(options.metrics);
+  if (impl->config.enable_sync_producer.value_or(true)) {
+    SLUICE_RETURN_IF_ERROR(impl->make_client(impl->sync_client, /*async=*/false, metrics));
+  }
+  if (impl->config.enable_async_producer.value_or(false)) {
+    SLUICE_RETURN_IF_ERROR(impl->make_client(impl->async_client, /*async=*/true, metrics));
+  }
+  return std::shared_ptr<Producer>(new Producer(std::move(impl)));
+}
+
+Producer::Producer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+Producer::~Producer() {
+  if (impl_) (void)impl_->close(std::chrono::seconds(30));
+}
+
+Result<Delivery> Producer::send(const std::string& topic, std::optional<std::string_view> key,
+                                std::string_view value, std::span<const Header> headers) {
+  const std::string who = "kafka producer \"" + impl_->config.name + "\"";
+  if (!impl_->sync_client) {
+    return Status::failed_precondition(
+        who + ": send() needs the sync producer (set enable_sync_producer = true)");
+  }
+  SyncWaiter waiter;
+  {
+    std::shared_lock lock(impl_->close_mu);
+    if (impl_->closed) return Status::failed_precondition(who + ": closed");
+    SLUICE_RETURN_IF_ERROR(impl_->produce(*impl_->sync_client, topic, key, value, headers, &waiter,
+                                          /*block=*/false));
+  }
+  // Every produced message gets exactly one delivery report (success,
+  // failure, timeout or purge on close), so this wait ends.
+  std::unique_lock lock(waiter.mu);
+  waiter.cv.wait(lock, [&] { return waiter.result.has_value(); });
+  return std::move(*waiter.result);
+}
+
+Status Producer::send_async(const std::string& topic, std::optional<std::string_view> key,
+                            std::string_view value, DeliveryCallback callback) {
+  return send_async(topic, key, value, {}, std::move(callback));
+}
+
+Status Producer::send_async(const std::string& topic, std::optional<std::string_view> key,
+                            std::string_view value, std::span<const Header> headers,
+                            DeliveryCallback callback) {
+  if (!impl_->async_client) {
+    return Status::failed_precondition(
+        "kafka producer \"" + impl_->config.name +
+        "\": send_async() needs the async producer (set enable_async_producer = true)");
+  }
+  std::unique_ptr<DeliveryCallback> cb;
+  if (callback) cb = std::make_unique<DeliveryCallback>(std::move(callback));
+  std::shared_lock lock(impl_->close_mu);
+  if (impl_->closed) {
+    return Status::failed_precondition("kafka producer \"" + impl_->config.name + "\": closed");
+  }
+  const bool block = impl_->config.block_when_queue_full && !tl_in_delivery_callback;
+  SLUICE_RETURN_IF_ERROR(
+      impl_->produce(*impl_->async_client, topic, key, value, headers, cb.get(), block));
+  cb.release();  // the delivery report owns it now
+  return Status();
+}
+
+Status Producer::flush(std::chrono::milliseconds timeout) {
+  std::shared_lock lock(impl_->close_mu);
+  if (impl_->closed) return Status();
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto* client : {impl_->sync_client.get(), impl_->async_client.get()}) {
+    if (!client) continue;
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    const RdKafka::ErrorCode ec =
+        client->handle->flush(static_cast<int>(std::max<std::int64_t>(0, left.count())));
+    if (ec != RdKafka::ERR_NO_ERROR) {
+      return Status::timeout("kafka producer \"" + impl_->config.name +
+                             "\": " + std::to_string(client->handle->outq_len()) +
+                             " message(s) still queued after " + std::to_string(timeout.count()) +
+                             " ms");
+    }
+  }
+  return Status();
+}
+
+Status Producer::close(std::chrono::milliseconds timeout) {
+  return impl_->close(timeout);
+}
+
+const ProducerConfig& Producer::config() const {
+  return impl_->config;
+}
+bool Producer::sync_enabled() const {
+  return impl_->sync_client != nullptr;
+}
+bool Producer::async_enabled() const {
+  return impl_->async_client != nullptr;
+}
+
+std::size_t Producer::queue_depth() const {
+  std::shared_lock lock(impl_->close_mu);
+  if (impl_->closed) return 0;
+  std::size_t n = 0;
+  for (auto* client : {impl_->sync_client.get(), impl_->async_client.get()}) {
+    if (client) n += static_cast<std::size_t>(client->handle->outq_len());
+  }
+  return n;
+}
+
+}  // namespace sluice::kafka

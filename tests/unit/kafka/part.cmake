@@ -1,0 +1,11 @@
+sluice_test(sluice_kafka_unit_tests LABEL unit
+  SOURCES
+    kafka/offset_tracker_test.cc
+    kafka/config_test.cc
+    kafka/message_test.cc
+  LIBS sluice::kafka PkgConfig::RDKAFKA)
+
+sluice_test(sluice_kafka_concurrency_tests LABEL concurrency
+  SOURCES
+    kafka/job_supervisor_test.cc
+  LIBS sluice::kafka PkgConfig::RDKAFKA)
