@@ -10,4 +10,5 @@ sluice_test(sluice_redis_concurrency_tests LABEL concurrency
   SOURCES
     redis/lease_contention_test.cc
     redis/notification_queue_concurrency_test.cc
+    redis/stream_client_concurrency_test.cc
   LIBS sluice::redis)
