@@ -341,7 +341,8 @@ Status ConsumerSession::send_dead_letter(const Message& m, const Status& error) 
   headers.push_back({"x-sluice-dlq-error", error.to_string()});
   auto r = producer->send(config_.dead_letter_topic,
                           m.has_key() ? std::optional<std::string_view>(m.key()) : std::nullopt,
-                          m.value(), headers);
+                          m.has_value() ? std::optional<std::string_view>(m.value()) : std::nullopt,
+                          headers);
   return r.status();
 }
 

@@ -98,7 +98,8 @@ struct Producer::Impl {
 
   Status make_client(std::unique_ptr<Client>& out, bool async, MetricsRegistry& metrics);
   Status produce(Client& client, const std::string& topic, std::optional<std::string_view> key,
-                 std::string_view value, std::span<const Header> headers, void* opaque, bool block);
+                 std::optional<std::string_view> value, std::span<const Header> headers,
+                 void* opaque, bool block);
   Status close(std::chrono::milliseconds timeout);
 };
 
@@ -176,7 +177,8 @@ Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
 }
 
 Status Producer::Impl::produce(Client& client, const std::string& topic,
-                               std::optional<std::string_view> key, std::string_view value,
+                               std::optional<std::string_view> key,
+                               std::optional<std::string_view> value,
                                std::span<const Header> headers, void* opaque, bool block) {
   RdKafka::Headers* hdrs = nullptr;
   if (!headers.empty()) {
@@ -192,7 +194,8 @@ Status Producer::Impl::produce(Client& client, const std::string& topic,
   int flags = RdKafka::Producer::RK_MSG_COPY;
   if (block) flags |= RdKafka::Producer::RK_MSG_BLOCK;
   const RdKafka::ErrorCode ec = client.handle->produce(
-      topic, RdKafka::Topic::PARTITION_UA, flags, const_cast<char*>(value.data()), value.size(),
+      topic, RdKafka::Topic::PARTITION_UA, flags,
+      value ? const_cast<char*>(value->data()) : nullptr, value ? value->size() : 0,
       key ? key->data() : nullptr, key ? key->size() : 0, 0, hdrs, opaque);
   if (ec == RdKafka::ERR_NO_ERROR) return Status();
   delete hdrs;  // not taken over on failure
@@ -200,10 +203,11 @@ Status Producer::Impl::produce(Client& client, const std::string& topic,
   const std::string context = "kafka producer \"" + config.name + "\": send to \"" + topic + "\"";
   switch (ec) {
     case RdKafka::ERR_MSG_SIZE_TOO_LARGE:
-      return Status::invalid_argument(context + ": message of " +
-                                      std::to_string(value.size() + (key ? key->size() : 0)) +
-                                      " bytes is larger than max_message_bytes (" +
-                                      std::to_string(config.max_message_bytes) + ")");
+      return Status::invalid_argument(
+          context + ": message of " +
+          std::to_string((value ? value->size() : 0) + (key ? key->size() : 0)) +
+          " bytes is larger than max_message_bytes (" + std::to_string(config.max_message_bytes) +
+          ")");
     case RdKafka::ERR__FATAL: {
       std::string detail;
       client.handle->fatal_error(detail);
@@ -276,7 +280,8 @@ Producer::~Producer() {
 }
 
 Result<Delivery> Producer::send(const std::string& topic, std::optional<std::string_view> key,
-                                std::string_view value, std::span<const Header> headers) {
+                                std::optional<std::string_view> value,
+                                std::span<const Header> headers) {
   const std::string who = "kafka producer \"" + impl_->config.name + "\"";
   if (!impl_->sync_client) {
     return Status::failed_precondition(
@@ -297,12 +302,12 @@ Result<Delivery> Producer::send(const std::string& topic, std::optional<std::str
 }
 
 Status Producer::send_async(const std::string& topic, std::optional<std::string_view> key,
-                            std::string_view value, DeliveryCallback callback) {
+                            std::optional<std::string_view> value, DeliveryCallback callback) {
   return send_async(topic, key, value, {}, std::move(callback));
 }
 
 Status Producer::send_async(const std::string& topic, std::optional<std::string_view> key,
-                            std::string_view value, std::span<const Header> headers,
+                            std::optional<std::string_view> value, std::span<const Header> headers,
                             DeliveryCallback callback) {
   if (!impl_->async_client) {
     return Status::failed_precondition(

@@ -62,13 +62,13 @@ struct ConsumerConfig {
   // ---- The seed's table ------------------------------------------------------
 
   // Unique name of the job in its registry; also the metrics' `job` label. Required.
-  std::string job_name;
+  std::string job_name{};
   // Topics to consume (the seed's Topic; several are allowed). Required.
-  std::vector<std::string> topics;
+  std::vector<std::string> topics{};
   // Comma-separated host:port list of brokers. Required.
-  std::string bootstrap_servers;
+  std::string bootstrap_servers{};
   // Consumer group id (the seed's ConsumerGroup). Required.
-  std::string group;
+  std::string group{};
   // false (the default, and the seed's recommendation): sluice commits an
   // offset only once every earlier message of that partition was handled
   // successfully: at-least-once.
@@ -119,7 +119,7 @@ struct ConsumerConfig {
   // (same key, value and headers, plus x-sluice-dlq-* headers naming its
   // origin and the error) and counts as handled. If producing there fails too,
   // the job fails. Default: empty (no dead-letter topic).
-  std::string dead_letter_topic;
+  std::string dead_letter_topic{};
   // A failed job (its handler failed for good, or the client hit a fatal
   // error) is restarted from its last committed offset after a delay that
   // starts at 1 s and doubles up to 60 s (the seed's schedule).
@@ -150,7 +150,7 @@ struct ConsumerConfig {
   // bootstrap.servers (use the fields), enable.auto.commit (use auto_commit),
   // enable.auto.offset.store, and callbacks. Values of secret properties
   // (passwords, keys) never appear in logs or errors.
-  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> properties{};
 };
 
 // OK, or InvalidArgument naming the job and the first bad field.
@@ -177,10 +177,10 @@ class HandlerContext {
   Clock::TimePoint deadline() const { return deadline_; }
 
  private:
-  std::string_view job_name_;
-  std::stop_token stop_;
+  std::string_view job_name_{};
+  std::stop_token stop_{};
   int attempt_;
-  Clock::TimePoint deadline_;
+  Clock::TimePoint deadline_{};
 };
 
 // A managed consumer job.

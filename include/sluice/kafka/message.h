@@ -25,14 +25,14 @@ namespace sluice::kafka {
 // A header of a message to produce. Kafka allows a header without a value
 // (null), distinct from an empty one, and the same key more than once.
 struct Header {
-  std::string key;
-  std::optional<std::string> value;  // nullopt: a null value
+  std::string key{};
+  std::optional<std::string> value{};  // nullopt: a null value
 };
 
 // A header of a consumed message (views into the message).
 struct HeaderView {
-  std::string_view key;
-  std::string_view value;
+  std::string_view key{};
+  std::string_view value{};
   bool is_null = false;  // the header had no value at all
 };
 
@@ -46,14 +46,14 @@ class Message {
   // The fields of a message built by hand: for unit tests of handlers and for
   // replays. The views must outlive the Message.
   struct Fields {
-    std::string_view topic;
+    std::string_view topic{};
     std::int32_t partition = 0;
     std::int64_t offset = 0;
-    std::optional<std::string_view> key;    // nullopt: no key (null)
-    std::optional<std::string_view> value;  // nullopt: a tombstone (null value)
+    std::optional<std::string_view> key{};    // nullopt: no key (null)
+    std::optional<std::string_view> value{};  // nullopt: a tombstone (null value)
     TimePoint timestamp{};
     TimestampType timestamp_type = TimestampType::kCreateTime;
-    std::vector<HeaderView> headers;
+    std::vector<HeaderView> headers{};
   };
   explicit Message(Fields fields);
 
@@ -83,11 +83,11 @@ class Message {
   friend struct MessageAccess;  // builds Messages over librdkafka records
   Message() = default;
 
-  std::string_view topic_;
+  std::string_view topic_{};
   std::int32_t partition_ = 0;
   std::int64_t offset_ = 0;
-  std::string_view key_;
-  std::string_view value_;
+  std::string_view key_{};
+  std::string_view value_{};
   bool has_key_ = false;
   bool has_value_ = false;
   TimestampType timestamp_type_ = TimestampType::kNone;

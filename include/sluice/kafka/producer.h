@@ -53,7 +53,7 @@ struct ProducerConfig {
   // ---- The seed's table ------------------------------------------------------
 
   // Comma-separated host:port list of brokers. Required.
-  std::string bootstrap_servers;
+  std::string bootstrap_servers{};
   // Default: all in-sync replicas.
   RequiredAcks required_acks = RequiredAcks::kAll;
   // Default: none.
@@ -64,15 +64,15 @@ struct ProducerConfig {
   std::chrono::milliseconds retry_backoff{100};
   // Idempotent producer: no duplicates or reordering from retries
   // (enable.idempotence; needs required_acks = kAll). nullopt = false.
-  std::optional<bool> enable_idempotent;
+  std::optional<bool> enable_idempotent{};
   // The largest message accepted (message.max.bytes); a bigger one is
   // refused at once with InvalidArgument. Default 1,000,000 (Sarama's).
   int max_message_bytes = 1'000'000;
   // Which senders exist: send() needs the sync one, send_async() the async
   // one, and at least one must be enabled. nullopt = default: sync true,
   // async false (the seed's pointer fields).
-  std::optional<bool> enable_sync_producer;
-  std::optional<bool> enable_async_producer;
+  std::optional<bool> enable_sync_producer{};
+  std::optional<bool> enable_async_producer{};
 
   // ---- Beyond the seed ---------------------------------------------------------
 
@@ -93,7 +93,7 @@ struct ProducerConfig {
   // callbacks are rejected. Unless set here, the partitioner is
   // fnv1a_random: Sarama's key hashing, so a key stays on the partition the
   // Go package sent it to. Secret values never appear in logs or errors.
-  std::map<std::string, std::string> properties;
+  std::map<std::string, std::string> properties{};
 };
 
 // OK, or InvalidArgument naming the first bad field.
@@ -129,19 +129,22 @@ class Producer {
 
   // Sends one message and waits for the broker's ack (or the failure, at most
   // delivery_timeout). A null key (nullopt) lets the partitioner spread
-  // messages; a key always goes to the same partition. FailedPrecondition if
-  // the sync producer is not enabled or the producer is closed.
+  // messages; a key always goes to the same partition. A null value
+  // (nullopt) is a tombstone, for compacted topics. The bytes are copied.
+  // FailedPrecondition if the sync producer is not enabled or the producer
+  // is closed.
   Result<Delivery> send(const std::string& topic, std::optional<std::string_view> key,
-                        std::string_view value, std::span<const Header> headers = {});
+                        std::optional<std::string_view> value,
+                        std::span<const Header> headers = {});
 
   // Queues one message and returns; `callback` (may be empty) gets the
   // outcome later. The error returned here means the message was not queued
   // (and the callback will not run): async producer not enabled, closed,
   // message too large, queue full.
   Status send_async(const std::string& topic, std::optional<std::string_view> key,
-                    std::string_view value, DeliveryCallback callback = {});
+                    std::optional<std::string_view> value, DeliveryCallback callback = {});
   Status send_async(const std::string& topic, std::optional<std::string_view> key,
-                    std::string_view value, std::span<const Header> headers,
+                    std::optional<std::string_view> value, std::span<const Header> headers,
                     DeliveryCallback callback);
 
   // Waits until every queued message is delivered or failed. Timeout if some
@@ -162,7 +165,7 @@ class Producer {
  private:
   struct Impl;
   explicit Producer(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_{};
 };
 
 }  // namespace sluice::kafka

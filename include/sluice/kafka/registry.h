@@ -73,7 +73,7 @@ struct JobStatus {
   // Messages handled successfully (dead-lettered ones included).
   std::uint64_t messages_handled = 0;
   // The error that ended the last failed run; OK if none failed.
-  Status last_error;
+  Status last_error{};
   // In kBackoff: when the job restarts (on the registry's clock).
   Clock::TimePoint restart_at{};
 };
@@ -120,7 +120,7 @@ class Registry {
 
  private:
   struct Impl;
-  std::unique_ptr<Impl> impl_;
+  std::unique_ptr<Impl> impl_{};
 };
 
 }  // namespace sluice::kafka

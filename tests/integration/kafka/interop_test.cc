@@ -3,6 +3,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <filesystem>
 #include <map>
 #include <string>
 
@@ -29,16 +30,15 @@ std::string shell_quote(const std::string& s) {
 
 TEST(KafkaInterop, MessagesProducedByKafkajsAreConsumedWithKeysValuesAndHeaders) {
   const auto& env = sluice::testing::Backends::get();
-  const char* source_dir = std::getenv("SLUICE_SOURCE_DIR");
-  ASSERT_NE(source_dir, nullptr);
+  // Next to this file.
+  const std::string here = std::filesystem::path(__FILE__).parent_path().string();
   auto cluster = MockCluster::start();
   ASSERT_TRUE(cluster.ok()) << cluster.status();
   const std::string bootstrap = (*cluster)->bootstrap_servers();
   ASSERT_TRUE((*cluster)->create_topic("from-kafkajs", 3).ok());
 
   const int n = 60;
-  const std::string script =
-      std::string(source_dir) + "/tests/integration/kafka/kafkajs_produce.js";
+  const std::string script = here + "/kafkajs_produce.js";
   const std::string cmd = "cd " + shell_quote(env.testenv_dir) +
                           " && NODE_PATH=" + shell_quote(env.testenv_dir + "/node_modules") +
                           " timeout 60 " + shell_quote(env.node) + " " + shell_quote(script) + " " +
