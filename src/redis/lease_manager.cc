@@ -399,6 +399,9 @@ Status RedisLeaseManager::stop() {
     std::lock_guard lock(mu_);
     if (!started_) return Status();
   }
+  if (renewer_.joinable() && renewer_.get_id() == std::this_thread::get_id()) {
+    return Status::failed_precondition("RedisLeaseManager::stop() must not be called from on_lost");
+  }
   if (renewer_.joinable()) {
     renewer_.request_stop();
     renewer_.join();

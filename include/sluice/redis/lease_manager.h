@@ -12,7 +12,9 @@
 // renews every `renew_interval` and reports leases it finds gone through
 // `on_lost`. balance() registers this worker, counts the live ones, and
 // takes free or expired leases up to ceil(workable / live workers), naming
-// the leases above that share in `to_shed`.
+// the leases above that share in `to_shed`. A lease the renewer finds gone is
+// reported through `on_lost` (on the renewer's thread; it may call release()
+// and holds(), not stop()) and again in the next balance()'s `lost`.
 //
 //   auto redis = sluice::redis::RedisClient::connect(url);
 //   auto leases = sluice::redis::RedisLeaseManager::create(*redis, {.ttl = 30s});

@@ -4,6 +4,7 @@
 
 #include "integration/redis/redis_test_util.h"
 #include "sluice/redis/client.h"
+#include "support/redis_server_process.h"
 #include "support/test_util.h"
 
 namespace sluice::redis {
@@ -104,6 +105,17 @@ TEST_F(RedisCheckpointStoreTest, ListScansManyKeysAndEscapesGlobCharacters) {
   ASSERT_TRUE(all.ok()) << all.status();
   EXPECT_EQ(all->size(), 250u);
   EXPECT_EQ(all->at("shard-42").sequence_number, "42");
+}
+
+TEST(RedisCheckpointStoreScan, ListNeverUsesKeys) {
+  sluice::testing::RedisServerProcess server;
+  auto redis = testing::connect_or_die(server.url());
+  auto store = *RedisCheckpointStore::create(redis, {});
+  ASSERT_TRUE(store->save("s", "shardId-1", Checkpoint{"1", std::nullopt, false}).ok());
+  ASSERT_EQ(store->list("s")->size(), 1u);
+  const std::string stats = redis->command({"INFO", "commandstats"})->str();
+  EXPECT_NE(stats.find("cmdstat_scan:"), std::string::npos) << stats;
+  EXPECT_EQ(stats.find("cmdstat_keys:"), std::string::npos) << stats;
 }
 
 TEST_F(RedisCheckpointStoreTest, CorruptValuesAreReportedNotGuessed) {

@@ -454,6 +454,85 @@ TEST_F(RedisStreamClientTest, LosingRedisLongerThanTheTtlProducesStreamDisowned)
   EXPECT_FALSE(c.client->owns("s1"));
 }
 
+// The consumer reads as an ACL user whose XREADGROUP permission the test
+// can take away: every read then fails with NOPERM, deterministically.
+class RedisStreamClientRetryTest : public RedisStreamClientTest {
+ protected:
+  void SetUp() override {
+    RedisStreamClientTest::SetUp();
+    ASSERT_NE(server_.raw_command({"ACL", "SETUSER", "lbs", "on", ">lbs-pw", "~*", "&*", "+@all"})
+                  .find("+OK"),
+              std::string::npos);
+    lbs_redis_ =
+        testing::connect_or_die("redis://lbs:lbs-pw@127.0.0.1:" + std::to_string(server_.port()));
+  }
+  void allow_reads(bool allow) {
+    ASSERT_NE(server_.raw_command({"ACL", "SETUSER", "lbs", allow ? "+xreadgroup" : "-xreadgroup"})
+                  .find("+OK"),
+              std::string::npos);
+  }
+  Consumer start_as_lbs_user(StreamClientOptions o) {
+    Consumer c;
+    c.client = *RedisStreamClient::create(lbs_redis_, service_, std::move(o));
+    c.queue = *c.client->init();
+    return c;
+  }
+  double read_errors() {
+    return metric("sluice_redis_lbs_read_errors_total{service=\"" + service_ + "\"}");
+  }
+  std::shared_ptr<RedisClient> lbs_redis_;
+};
+
+TEST_F(RedisStreamClientRetryTest, ReadsFailingPastMaxRetriesTerminateTheClient) {
+  auto o = options("c1");
+  o.retry = RetryPolicy::exponential(20ms, 40ms, 3);
+  auto c = start_as_lbs_user(o);
+  add("kept");
+  ASSERT_TRUE(c.wait_for(NotificationType::kStreamAdded, "kept"));
+  allow_reads(false);
+  auto last = c.wait_for(NotificationType::kStreamTerminated, "", 5s);
+  ASSERT_TRUE(last);
+  EXPECT_NE(last->additional_info.at("info").find("failed 4 times"), std::string::npos)
+      << last->additional_info.at("info");  // the first try and 3 retries
+  EXPECT_NE(last->additional_info.at("info").find("NOPERM"), std::string::npos);
+  // Every owned stream is reported lost before the end, nothing after it.
+  EXPECT_EQ(c.count(NotificationType::kStreamDisowned), 1u);
+  EXPECT_EQ(c.seen.back().type, NotificationType::kStreamTerminated);
+  EXPECT_FALSE(c.queue->pop_for(100ms).has_value());
+  EXPECT_EQ(read_errors(), 4);
+  allow_reads(true);
+  EXPECT_TRUE(c.client->done().ok());
+}
+
+TEST_F(RedisStreamClientRetryTest, ZeroRetriesFailsAtOnce) {
+  auto o = options("c1");
+  o.retry = RetryPolicy::exponential(20ms, 40ms, 0);
+  auto c = start_as_lbs_user(o);
+  allow_reads(false);
+  auto last = c.wait_for(NotificationType::kStreamTerminated, "", 5s);
+  ASSERT_TRUE(last);
+  EXPECT_NE(last->additional_info.at("info").find("failed 1 times"), std::string::npos);
+  allow_reads(true);
+}
+
+TEST_F(RedisStreamClientRetryTest, TheErrorCountResetsAfterASuccessfulRead) {
+  auto o = options("c1");
+  o.retry = RetryPolicy::exponential(150ms, 150ms, 3);
+  auto c = start_as_lbs_user(o);
+  for (int round = 1; round <= 3; ++round) {
+    // Two failures (below the limit of 3 retries), then reads work again.
+    allow_reads(false);
+    ASSERT_TRUE(wait_until([&] { return read_errors() >= 2.0 * round; }, 5s, 1ms));
+    allow_reads(true);
+    add("after-round-" + std::to_string(round));
+    ASSERT_TRUE(c.wait_for(NotificationType::kStreamAdded, "after-round-" + std::to_string(round)));
+  }
+  // Six failures in all, never more than two in a row: still running.
+  EXPECT_GE(read_errors(), 6);
+  EXPECT_EQ(c.count(NotificationType::kStreamTerminated), 0u);
+  EXPECT_FALSE(c.queue->closed());
+}
+
 TEST_F(RedisStreamClientTest, OrphanSweepReportsIdleUnlockedEntries) {
   auto o = options("c1");
   o.orphan_scan_interval = 200ms;
