@@ -34,12 +34,13 @@ constexpr std::size_t kMaxRecordBytesLimit = 10u << 20;
 thread_local bool t_in_callback = false;
 
 struct Delivery {
+  std::uint64_t seq = 0;
   PutCallback callback;
   Result<PutResult> result;
 };
 
 Delivery make_delivery(PendingRecord& r, Result<PutResult> result) {
-  return Delivery{std::move(r.callback), std::move(result)};
+  return Delivery{r.seq, std::move(r.callback), std::move(result)};
 }
 
 // Runs callbacks and fulfils promises. Not a coroutine and never inlined
@@ -48,7 +49,7 @@ Delivery make_delivery(PendingRecord& r, Result<PutResult> result) {
   const bool was = t_in_callback;
   t_in_callback = true;
   for (auto& d : deliveries) {
-    if (!d.callback) continue;
+    if (!d.callback) continue;  // keeps its seq for the flush waiters
     try {
       d.callback(d.result);
     } catch (const std::exception& e) {
@@ -58,11 +59,14 @@ Delivery make_delivery(PendingRecord& r, Result<PutResult> result) {
     }
   }
   t_in_callback = was;
-  deliveries.clear();
 }
 
 [[gnu::noinline]] bool in_callback() {
   return t_in_callback;
+}
+
+std::string attempts_text(int n) {
+  return std::to_string(n) + (n == 1 ? " attempt" : " attempts");
 }
 
 // A PutRecords entry's ErrorCode as a Status.
@@ -248,6 +252,8 @@ struct Producer::Impl : std::enable_shared_from_this<Producer::Impl> {
   std::uint64_t next_seq = 0;
   std::size_t buffered_records = 0;
   std::size_t buffered_bytes = 0;
+  // Accepted records whose callbacks have not run yet (flush() waits for them).
+  std::size_t undelivered = 0;
   std::size_t in_flight_requests = 0;
   std::size_t active_uploads = 0;
   std::deque<PendingRecord*> upload_queue;
@@ -293,9 +299,6 @@ struct Producer::Impl : std::enable_shared_from_this<Producer::Impl> {
       ++stats.records_failed;
       metrics.failed->inc();
     }
-    for (FlushWaiter* w : flush_waiters) {
-      if (r.seq < w->target && w->remaining > 0 && --w->remaining == 0) done_cv.notify_all();
-    }
   }
 
   void after_reports() {
@@ -309,7 +312,24 @@ struct Producer::Impl : std::enable_shared_from_this<Producer::Impl> {
   }
 
   void start_uploads(const std::shared_ptr<Impl>& self);
+
+  // Runs the callbacks, then counts the records as reported for flush().
+  // Without `mu` held.
+  void finish(std::vector<Delivery>& deliveries);
 };
+
+void Producer::Impl::finish(std::vector<Delivery>& deliveries) {
+  if (deliveries.empty()) return;
+  deliver(deliveries, *logger);
+  std::lock_guard lock(mu);
+  undelivered -= deliveries.size();
+  for (FlushWaiter* w : flush_waiters) {
+    for (const auto& d : deliveries) {
+      if (d.seq < w->target && w->remaining > 0 && --w->remaining == 0) done_cv.notify_all();
+    }
+  }
+  deliveries.clear();
+}
 
 namespace {
 
@@ -348,7 +368,7 @@ asio::awaitable<void> upload_payload(std::shared_ptr<Impl> self, PendingRecord* 
     if (stored.ok() && !s.abandoned) {
       ++s.stats.large_payloads;
       s.metrics.large_payloads->inc();
-      if (s.batcher.mark_ready(r, now)) s.wake_sender();
+      s.batcher.mark_ready(r, now);
     } else {
       RecordPtr rec = s.batcher.remove(r, now);
       Status why = stored.ok()
@@ -366,9 +386,9 @@ asio::awaitable<void> upload_payload(std::shared_ptr<Impl> self, PendingRecord* 
       s.after_reports();
     }
     s.start_uploads(self);
-    if (s.closing) s.wake_sender();
+    s.wake_sender();  // a lane may have become ready, or the producer may be done
   }
-  deliver(deliveries, *s.logger);
+  s.finish(deliveries);
 }
 
 asio::awaitable<void> refresh_shard_map(std::shared_ptr<Impl> self) {
@@ -559,10 +579,14 @@ asio::awaitable<void> send_request(std::shared_ptr<Impl> self, std::unique_ptr<R
         }
         r->outcome = Outcome::kFailed;
         std::string why = s.abandoned ? "; not retried: the producer's close deadline passed"
-                                      : "; gave up after " + std::to_string(r->attempts) +
-                                            (r->attempts == 1 ? " attempt" : " attempts");
+                                      : "; gave up after " + attempts_text(r->attempts);
         r->last_error = Status(r->last_error.code(), std::string(r->last_error.message()) + why,
                                r->last_error.retryable());
+      } else if (r->outcome == Outcome::kFailed) {
+        r->last_error = Status(r->last_error.code(),
+                               std::string(r->last_error.message()) + " (not retryable; after " +
+                                   attempts_text(r->attempts) + ")",
+                               false);
       }
       if (r->outcome == Outcome::kWritten) {
         r->result.attempts = r->attempts;
@@ -580,7 +604,7 @@ asio::awaitable<void> send_request(std::shared_ptr<Impl> self, std::unique_ptr<R
     s.after_reports();
     s.wake_sender();
   }
-  deliver(deliveries, *s.logger);
+  s.finish(deliveries);
 }
 
 asio::awaitable<void> sender_loop(std::shared_ptr<Impl> self) {
@@ -648,7 +672,7 @@ asio::awaitable<void> sender_loop(std::shared_ptr<Impl> self) {
         token = s.wake.get_token();
       }
     }
-    deliver(cancelled, *s.logger);
+    s.finish(cancelled);
     if (done) co_return;
     co_await async_sleep_until(*s.clock, deadline, token);
   }
@@ -820,6 +844,7 @@ Status Producer::put(UserRecord record, PutCallback callback, const PutOptions& 
   r->seq = s.next_seq++;
   r->enqueued = now;
   ++s.buffered_records;
+  ++s.undelivered;
   s.buffered_bytes += r->buffered_bytes;
   ++s.stats.records_put;
   s.stats.payload_bytes_put += payload_size;
@@ -838,8 +863,8 @@ Status Producer::put(UserRecord record, PutCallback callback, const PutOptions& 
 void Producer::flush() {
   Impl& s = *impl_;
   std::unique_lock lock(s.mu);
-  if (s.buffered_records == 0) return;
-  Impl::FlushWaiter w{s.next_seq, s.buffered_records};
+  if (s.undelivered == 0) return;
+  Impl::FlushWaiter w{s.next_seq, s.undelivered};
   auto it = s.flush_waiters.insert(s.flush_waiters.end(), &w);
   s.wake_sender();
   s.done_cv.wait(lock, [&] { return w.remaining == 0; });

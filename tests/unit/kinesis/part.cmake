@@ -9,3 +9,16 @@ sluice_test(sluice_kinesis_unit_tests LABEL unit
     ${SLUICE_KPL_PROTO_SRCS}
   LIBS sluice::kinesis protobuf::libprotobuf)
 target_include_directories(sluice_kinesis_unit_tests PRIVATE ${CMAKE_CURRENT_BINARY_DIR})
+
+# The Kinesis producer: codecs, batching logic, and the Producer against a
+# scripted fake Kinesis on 127.0.0.1 (no back end needed).
+sluice_test(sluice_kinesis_producer_unit_tests LABEL unit
+  SOURCES
+    kinesis/producer_codec_test.cc
+    kinesis/producer_batcher_test.cc
+    kinesis/producer_test.cc
+  LIBS sluice::kinesis simdjson::simdjson ZLIB::ZLIB)
+sluice_test(sluice_kinesis_producer_concurrency_tests LABEL concurrency
+  SOURCES
+    kinesis/producer_concurrency_test.cc
+  LIBS sluice::kinesis simdjson::simdjson)

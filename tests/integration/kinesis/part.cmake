@@ -1,0 +1,11 @@
+# The Kinesis producer against kinesalite and s3rver (and the npm
+# aws-kinesis-agg cross-check, and the `sluice kinesis produce/aggregate` CLI).
+sluice_test(sluice_kinesis_producer_integration_tests LABEL integration
+  SOURCES
+    kinesis/producer_integration_test.cc
+  LIBS sluice::kinesis simdjson::simdjson)
+if(TARGET sluice)
+  add_dependencies(sluice_kinesis_producer_integration_tests sluice)
+endif()
+target_compile_definitions(sluice_kinesis_producer_integration_tests PRIVATE
+  SLUICE_PRODUCER_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
