@@ -238,6 +238,8 @@ asio::awaitable<Result<HttpResponse>> AwsCall::send(std::string_view operation_v
   signing.service = service_.signing_name;
   signing.normalize_path = !service_.s3_signing;
   if (service_.s3_signing) {
+    // S3 signs the path as sent: encoded once, not normalised.
+    signing.double_encode_path = false;
     signing.payload = SigV4Options::Payload::kUnsigned;
     signing.add_content_sha256_header = true;
   }

@@ -16,6 +16,15 @@
 #ifndef SLUICE_CORE_EXECUTOR_H_
 #define SLUICE_CORE_EXECUTOR_H_
 
+#include <asio/any_io_executor.hpp>
+#include <asio/async_result.hpp>
+#include <asio/awaitable.hpp>
+#include <asio/co_spawn.hpp>
+#include <asio/io_context.hpp>
+#include <asio/post.hpp>
+#include <asio/strand.hpp>
+#include <asio/use_awaitable.hpp>
+#include <asio/use_future.hpp>
 #include <chrono>
 #include <condition_variable>
 #include <cstddef>
@@ -26,15 +35,6 @@
 #include <string>
 #include <thread>
 #include <vector>
-
-#include <asio/any_io_executor.hpp>
-#include <asio/async_result.hpp>
-#include <asio/awaitable.hpp>
-#include <asio/co_spawn.hpp>
-#include <asio/io_context.hpp>
-#include <asio/strand.hpp>
-#include <asio/use_awaitable.hpp>
-#include <asio/use_future.hpp>
 
 #include "sluice/core/clock.h"
 #include "sluice/core/status.h"
@@ -119,6 +119,28 @@ asio::awaitable<bool> async_sleep_until(const Clock& clock, Clock::TimePoint dea
 inline asio::awaitable<bool> async_sleep_for(const Clock& clock, Clock::Duration d,
                                              std::stop_token stop = {}) {
   return async_sleep_until(clock, clock.now() + d, std::move(stop));
+}
+
+// Runs `fn()` (which may block) on `target` and resumes the calling coroutine
+// on its own executor with the result. This is how coroutines on the engine's
+// threads hand blocking work (user handlers, checkpoint writes) to a pool
+// sized for it. `fn` must not throw; `fn()`'s result must be movable.
+template <class F>
+auto run_on(asio::any_io_executor target, F fn) -> asio::awaitable<decltype(fn())> {
+  using R = decltype(fn());
+  // Not a coroutine itself (see docs/DEVELOPING.md on GCC 12).
+  return asio::async_initiate<decltype(asio::use_awaitable), void(R)>(
+      [target](auto handler, F f) mutable {
+        auto back = asio::get_associated_executor(handler);
+        asio::post(target,
+                   [f = std::move(f), back = std::move(back), h = std::move(handler)]() mutable {
+                     R result = f();
+                     asio::post(back, [h = std::move(h), result = std::move(result)]() mutable {
+                       std::move(h)(std::move(result));
+                     });
+                   });
+      },
+      asio::use_awaitable, std::move(fn));
 }
 
 // Runs `task` on `ex` and blocks the calling thread until it finishes,

@@ -3,7 +3,9 @@
 
 #include <gtest/gtest.h>
 
+#include "sluice/aws/sigv4.h"
 #include "sluice/core/executor.h"
+#include "support/local_http_server.h"
 #include "support/backends.h"
 #include "support/test_util.h"
 
@@ -72,6 +74,54 @@ TEST_F(S3ClientTest, BucketsAndErrors) {
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
   EXPECT_EQ(run(s3_->put_object("", "k", "x")).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(run(s3_->put_object(bucket, "", "x")).status().code(), StatusCode::kInvalidArgument);
+}
+
+// s3rver does not check signatures, so a local server records what S3Client
+// signs: keys with characters that need encoding must be signed with the
+// path encoded once (S3's rule), else real S3 answers SignatureDoesNotMatch.
+TEST(S3Signing, PathIsEncodedOnceAndPayloadUnsigned) {
+  testing::LocalHttpServer server([](const testing::RecordedRequest&) {
+    return testing::LocalHttpResponse{.status = 200, .headers = {{"ETag", "\"e\""}}};
+  });
+  ClientOptions o;
+  o.region = "us-east-1";
+  o.endpoint = server.url();
+  o.credentials = make_static_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  auto s3 = S3Client::create(o);
+  ASSERT_TRUE(s3.ok());
+  ThreadPool pool(1);
+  auto etag = run_blocking(pool.executor(), (*s3)->put_object("bucket", "dir/a b+c\xc3\xa9.bin", "body"));
+  ASSERT_TRUE(etag.ok()) << etag.status();
+  ASSERT_EQ(server.request_count(), 1u);
+  const testing::RecordedRequest sent = server.requests()[0];
+  EXPECT_EQ(sent.target, "/bucket/dir/a%20b%2Bc%C3%A9.bin");
+  EXPECT_EQ(sent.header("x-amz-content-sha256"), "UNSIGNED-PAYLOAD");
+  // Re-sign what was sent with S3's rules: the same Authorization.
+  HttpRequest again;
+  again.method = "PUT";
+  again.url = server.url() + sent.target;
+  again.body = "body";
+  for (const auto& [k, v] : sent.headers) {
+    if (k == "Authorization" || k == "X-Amz-Date" || k == "x-amz-content-sha256" ||
+        k == "Host" || k == "Content-Length") {
+      continue;
+    }
+    again.headers.emplace_back(k, v);
+  }
+  SigV4Options opts;
+  opts.region = "us-east-1";
+  opts.service = "s3";
+  opts.normalize_path = false;
+  opts.double_encode_path = false;
+  opts.payload = SigV4Options::Payload::kUnsigned;
+  opts.add_content_sha256_header = true;
+  auto when = parse_iso8601_time(sent.header("x-amz-date"));
+  ASSERT_TRUE(when.ok()) << when.status();
+  opts.time = *when;
+  auto expected = sign_request(again, *make_static_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")->credentials(), opts);
+  ASSERT_TRUE(expected.ok()) << expected.status();
+  EXPECT_EQ(sent.header("authorization"), expected->authorization);
+  EXPECT_NE(expected->canonical_request.find("/bucket/dir/a%20b%2Bc%C3%A9.bin"), std::string::npos);
 }
 
 TEST(S3Urls, VirtualHostAndPathStyle) {

@@ -1,3 +1,8 @@
+sluice_test(sluice_kinesis_integration_tests LABEL integration
+  SOURCES
+    kinesis/consumer_test.cc
+  LIBS sluice::kinesis)
+
 # The Kinesis producer against kinesalite and s3rver (and the npm
 # aws-kinesis-agg cross-check, and the `sluice kinesis produce/aggregate` CLI).
 sluice_test(sluice_kinesis_producer_integration_tests LABEL integration

@@ -6,6 +6,7 @@ protobuf_generate_cpp(SLUICE_KPL_PROTO_SRCS SLUICE_KPL_PROTO_HDRS kinesis/kpl_ag
 sluice_test(sluice_kinesis_unit_tests LABEL unit
   SOURCES
     kinesis/aggregation_test.cc
+    kinesis/engine_parts_test.cc
     ${SLUICE_KPL_PROTO_SRCS}
   LIBS sluice::kinesis protobuf::libprotobuf)
 target_include_directories(sluice_kinesis_unit_tests PRIVATE ${CMAKE_CURRENT_BINARY_DIR})
