@@ -24,9 +24,22 @@ RedisClient::RedisClient(RedisClientOptions options)
       logger_(options_.logger ? options_.logger : make_noop_logger()),
       metrics_(&registry_or_global(options_.metrics)),
       clock_(options_.clock ? options_.clock : &Clock::real()) {
-  if (options_.executor) {
-    executor_ = options_.executor;
-  } else {
+  if (options_.executor) executor_ = options_.executor;
+  connections_opened_ = &metrics_
+                             ->counter("sluice_redis_connections_opened_total",
+                                       "Redis connections opened (blocking and asynchronous)")
+                             .get();
+  connect_failures_ = &metrics_
+                           ->counter("sluice_redis_connect_failures_total",
+                                     "Attempts to open a Redis connection that failed")
+                           .get();
+}
+
+asio::any_io_executor RedisClient::executor() const {
+  std::lock_guard lock(executor_mu_);
+  if (!executor_) {
+    // Made on first use: a client used only for blocking calls (a checkpoint
+    // store, the CLI) runs no thread.
     own_pool_ = std::make_unique<ThreadPool>(1, "sluice-redis");
     executor_ = own_pool_->executor();
     // Remember the pool's thread: the client may be destroyed from it (the
@@ -36,14 +49,7 @@ RedisClient::RedisClient(RedisClientOptions options)
     asio::post(executor_, [id] { id->set_value(std::this_thread::get_id()); });
     pool_thread_ = f.get();
   }
-  connections_opened_ = &metrics_
-                             ->counter("sluice_redis_connections_opened_total",
-                                       "Redis connections opened (blocking and asynchronous)")
-                             .get();
-  connect_failures_ = &metrics_
-                           ->counter("sluice_redis_connect_failures_total",
-                                     "Attempts to open a Redis connection that failed")
-                           .get();
+  return executor_;
 }
 
 RedisClient::~RedisClient() {
@@ -225,7 +231,7 @@ void RedisClient::async_connect(AsyncConnection::ConnectHandler done) {
   auto* opened = connections_opened_;
   auto* failed = connect_failures_;
   AsyncConnection::async_connect(
-      executor_, options_.connection,
+      executor(), options_.connection,
       [opened, failed, done = std::move(done)](Result<std::shared_ptr<AsyncConnection>> conn) {
         (conn.ok() ? opened : failed)->inc();
         done(std::move(conn));
@@ -233,7 +239,7 @@ void RedisClient::async_connect(AsyncConnection::ConnectHandler done) {
 }
 
 asio::awaitable<Result<std::shared_ptr<AsyncConnection>>> RedisClient::connect_async() {
-  return AsyncConnection::connect(executor_, options_.connection);
+  return AsyncConnection::connect(executor(), options_.connection);
 }
 
 }  // namespace sluice::redis

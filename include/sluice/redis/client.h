@@ -55,7 +55,7 @@ struct RedisClientOptions {
   RetryPolicy reconnect =
       RetryPolicy::exponential(std::chrono::milliseconds(100), std::chrono::seconds(2), 3);
   // Where asynchronous connections run. Empty = a one-thread pool owned by
-  // the client ("sluice-redis").
+  // the client ("sluice-redis"), started on first asynchronous use.
   asio::any_io_executor executor;
   // Null = no-op logger / MetricsRegistry::global() / Clock::real().
   std::shared_ptr<Logger> logger;
@@ -109,7 +109,9 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   void async_connect(AsyncConnection::ConnectHandler done);
   asio::awaitable<Result<std::shared_ptr<AsyncConnection>>> connect_async();
 
-  asio::any_io_executor executor() const { return executor_; }
+  // Where asynchronous work runs: options.executor, or a one-thread pool
+  // owned by the client, started on first use.
+  asio::any_io_executor executor() const;
   const RedisClientOptions& options() const { return options_; }
   const ConnectionOptions& connection_options() const { return options_.connection; }
   Logger& logger() const { return *logger_; }
@@ -130,9 +132,10 @@ class RedisClient : public std::enable_shared_from_this<RedisClient> {
   std::shared_ptr<Logger> logger_;
   MetricsRegistry* metrics_;
   const Clock* clock_;
-  std::unique_ptr<ThreadPool> own_pool_;
-  std::thread::id pool_thread_;
-  asio::any_io_executor executor_;
+  mutable std::mutex executor_mu_;
+  mutable std::unique_ptr<ThreadPool> own_pool_;
+  mutable std::thread::id pool_thread_;
+  mutable asio::any_io_executor executor_;
   Counter* connections_opened_;
   Counter* connect_failures_;
 

@@ -270,6 +270,26 @@ TEST_F(RedisStreamClientTest, AddedStreamIsLockedWithTheGoLayoutAndKeptAlive) {
   EXPECT_EQ(c.count(NotificationType::kStreamDisowned), 0u);
 }
 
+TEST_F(RedisStreamClientTest, TheHeartbeatIsTimedByTheInjectedClock) {
+  ManualClock clock;
+  auto o = options("c1");
+  o.heartbeat_interval = 2000ms;
+  o.lbs_idle_time = 5000ms;
+  o.clock = &clock;
+  auto c = start(o);
+  add("timed");
+  auto n = c.wait_for(NotificationType::kStreamAdded, "timed");
+  ASSERT_TRUE(n);
+  const std::string key = n->info.mutex_key();
+  ASSERT_TRUE(redis_->command({"PEXPIRE", key, "1500"}).ok());
+  ASSERT_TRUE(clock.await_sleepers(2));  // the heartbeat and the orphan sweep wait on the clock
+  std::this_thread::sleep_for(100ms);
+  EXPECT_LE(redis_->command({"PTTL", key})->integer(), 1500);  // not extended: no time has passed
+  clock.advance(1000ms);                                       // half a heartbeat
+  EXPECT_TRUE(wait_until([&] { return redis_->command({"PTTL", key})->integer() > 1500; }, 5s));
+  EXPECT_EQ(get(key), "c1");
+}
+
 TEST_F(RedisStreamClientTest, StreamsAreSpreadRoundRobinAndEachHasOneOwner) {
   std::vector<Consumer> consumers;
   for (const char* id : {"c1", "c2", "c3"}) {
@@ -339,6 +359,7 @@ TEST_F(RedisStreamClientTest, DoneStreamLeavesNoLockAndNoPendingEntry) {
 }
 
 TEST_F(RedisStreamClientTest, DoneLeavesNoLockNoPendingEntryAndNoThread) {
+  (void)redis_->executor();  // the RedisClient's own executor thread is shared infrastructure
   const std::size_t threads_before = thread_count();
   {
     auto c = start("c1");
