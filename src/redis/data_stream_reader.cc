@@ -1,5 +1,6 @@
 #include "sluice/redis/data_stream_reader.h"
 
+#include <pthread.h>
 #include <unistd.h>
 
 #include "sluice/redis/client.h"
@@ -43,6 +44,7 @@ Result<std::unique_ptr<DataStreamReader>> DataStreamReader::create(
       new DataStreamReader(std::move(redis), std::move(service), std::move(options),
                            std::move(handler), std::move(on_error)));
   reader->thread_ = std::jthread([r = reader.get()] { r->run(); });
+  pthread_setname_np(reader->thread_.native_handle(), "sluice-reader");
   return reader;
 }
 

@@ -1,5 +1,7 @@
 #include "sluice/redis/stream_client.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <asio/post.hpp>
 #include <asio/strand.hpp>
@@ -1069,6 +1071,7 @@ Result<std::shared_ptr<NotificationQueue>> RedisStreamClient::init() {
         }
       }
     });
+    pthread_setname_np(s.dispatcher.native_handle(), "sluice-lbs-cb");
   }
   s.log->info("client started", {{"lbs", s.lbs},
                                  {"group", s.group},

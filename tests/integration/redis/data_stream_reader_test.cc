@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 
 #include "integration/redis/redis_test_util.h"

@@ -5,6 +5,7 @@
 
 #include <atomic>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <set>
 #include <thread>
@@ -29,9 +30,16 @@ using sluice::testing::wait_until;
 
 constexpr auto kHeartbeat = 300ms;
 
-std::size_t thread_count() {
+// Threads of this process whose name starts with `prefix` (sluice names its
+// threads "sluice-..."; sanitizers add threads of their own at any time).
+std::size_t thread_count(const std::string& prefix = "sluice") {
   std::size_t n = 0;
-  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(task.path() / "comm");
+    std::string name;
+    std::getline(comm, name);
+    n += name.rfind(prefix, 0) == 0;
+  }
   return n;
 }
 
@@ -641,6 +649,7 @@ TEST_F(RedisStreamClientTest, CallbackModeDeliversInOrderAndEndsWithTerminated) 
   };
   auto client = *RedisStreamClient::create(redis_, service_, o);
   ASSERT_TRUE(client->init().ok());
+  EXPECT_EQ(thread_count("sluice-lbs-cb"), 1u);
   add("cb-1");
   add("cb-2");
   ASSERT_TRUE(wait_until([&] {
