@@ -309,7 +309,8 @@ Result<std::unique_ptr<DynamoDbClient>> DynamoDbClient::create(ClientOptions opt
 asio::awaitable<Result<HttpResponse>> DynamoDbClient::invoke(std::string_view operation,
                                                              std::string body, CallOptions call) {
   std::string op(operation);
-  Result<HttpResponse> r = co_await call_->json(kTargetPrefix, "1.0", op, std::move(body), call);
+  auto pending = call_->json(kTargetPrefix, "1.0", op, std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r;
 }
 
@@ -371,7 +372,8 @@ asio::awaitable<Status> DynamoDbClient::create_table(CreateTableRequest req, Cal
     w.end_array();
   }
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("CreateTable", std::move(body), call);
+  auto pending = invoke("CreateTable", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r.status();
 }
 
@@ -380,7 +382,8 @@ asio::awaitable<Result<TableDescription>> DynamoDbClient::describe_table(std::st
   SLUICE_CO_RETURN_IF_ERROR(check_table("DescribeTable", table));
   std::string body;
   JsonWriter(body).begin_object().field("TableName", table).end_object();
-  Result<HttpResponse> r = co_await invoke("DescribeTable", std::move(body), call);
+  auto pending = invoke("DescribeTable", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   simdjson::dom::parser parser;
   simdjson::dom::element doc, t;
@@ -425,7 +428,8 @@ asio::awaitable<Status> DynamoDbClient::delete_table(std::string table, CallOpti
   SLUICE_CO_RETURN_IF_ERROR(check_table("DeleteTable", table));
   std::string body;
   JsonWriter(body).begin_object().field("TableName", table).end_object();
-  Result<HttpResponse> r = co_await invoke("DeleteTable", std::move(body), call);
+  auto pending = invoke("DeleteTable", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r.status();
 }
 
@@ -435,14 +439,16 @@ asio::awaitable<Status> DynamoDbClient::wait_until_active(std::string table,
   const Clock& clock = call_->clock();
   const auto deadline = clock.now() + timeout;
   while (true) {
-    Result<TableDescription> d = co_await describe_table(table, call);
+    auto pending = describe_table(table, call);
+    Result<TableDescription> d = co_await std::move(pending);
     if (d.ok() && d->status == "ACTIVE") co_return Status();
     if (!d.ok() && d.status().code() != StatusCode::kNotFound) co_return d.status();
     if (clock.now() >= deadline) {
       co_return Status::timeout("table \"" + table + "\" not ACTIVE after " +
                                 std::to_string(timeout.count()) + " ms");
     }
-    const bool slept = co_await async_sleep_for(clock, std::chrono::milliseconds(100), call.stop);
+    auto sleep = async_sleep_for(clock, std::chrono::milliseconds(100), call.stop);
+    const bool slept = co_await std::move(sleep);
     if (!slept) co_return Status::cancelled("stopped waiting for the table");
   }
 }
@@ -459,7 +465,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::get_item(GetItemReq
     w.field("ProjectionExpression", req.projection_expression);
   write_expressions(w, "", "", req.names, {});
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("GetItem", std::move(body), call);
+  auto pending = invoke("GetItem", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return optional_item(*r, "GetItem", "Item");
 }
@@ -474,7 +481,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::put_item(PutItemReq
   write_expressions(w, "ConditionExpression", req.condition_expression, req.names, req.values);
   if (req.return_old) w.field("ReturnValues", "ALL_OLD");
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("PutItem", std::move(body), call);
+  auto pending = invoke("PutItem", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return optional_item(*r, "PutItem", "Attributes");
 }
@@ -492,7 +500,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::update_item(UpdateI
     w.field("ReturnValues", return_values_name(req.return_values));
   }
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("UpdateItem", std::move(body), call);
+  auto pending = invoke("UpdateItem", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return optional_item(*r, "UpdateItem", "Attributes");
 }
@@ -507,7 +516,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::delete_item(DeleteI
   write_expressions(w, "ConditionExpression", req.condition_expression, req.names, req.values);
   if (req.return_old) w.field("ReturnValues", "ALL_OLD");
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("DeleteItem", std::move(body), call);
+  auto pending = invoke("DeleteItem", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return optional_item(*r, "DeleteItem", "Attributes");
 }
@@ -528,7 +538,8 @@ asio::awaitable<Result<ItemPage>> DynamoDbClient::scan(ScanRequest req, CallOpti
     write_item(w, *req.exclusive_start_key);
   }
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("Scan", std::move(body), call);
+  auto pending = invoke("Scan", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return parse_page(*r, "Scan");
 }
@@ -554,7 +565,8 @@ asio::awaitable<Result<ItemPage>> DynamoDbClient::query(QueryRequest req, CallOp
     write_item(w, *req.exclusive_start_key);
   }
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("Query", std::move(body), call);
+  auto pending = invoke("Query", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return parse_page(*r, "Query");
 }
@@ -564,7 +576,8 @@ asio::awaitable<Result<std::vector<Item>>> DynamoDbClient::scan_all(ScanRequest 
                                                                     CallOptions call) {
   std::vector<Item> all;
   while (true) {
-    Result<ItemPage> page = co_await scan(req, call);
+    auto pending = scan(req, call);
+    Result<ItemPage> page = co_await std::move(pending);
     if (!page.ok()) co_return page.status();
     for (auto& i : page->items) all.push_back(std::move(i));
     if (!page->last_evaluated_key || (max_items && all.size() >= max_items)) break;
@@ -578,7 +591,8 @@ asio::awaitable<Result<std::vector<Item>>> DynamoDbClient::query_all(QueryReques
                                                                      CallOptions call) {
   std::vector<Item> all;
   while (true) {
-    Result<ItemPage> page = co_await query(req, call);
+    auto pending = query(req, call);
+    Result<ItemPage> page = co_await std::move(pending);
     if (!page.ok()) co_return page.status();
     for (auto& i : page->items) all.push_back(std::move(i));
     if (!page->last_evaluated_key || (max_items && all.size() >= max_items)) break;

@@ -231,7 +231,8 @@ Result<std::unique_ptr<KinesisClient>> KinesisClient::create(ClientOptions optio
 asio::awaitable<Result<HttpResponse>> KinesisClient::invoke(std::string_view operation,
                                                             std::string body, CallOptions call) {
   std::string op(operation);
-  Result<HttpResponse> r = co_await call_->json(kTargetPrefix, "1.1", op, std::move(body), call);
+  auto pending = call_->json(kTargetPrefix, "1.1", op, std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r;
 }
 
@@ -255,7 +256,8 @@ asio::awaitable<Result<std::vector<Shard>>> KinesisClient::list_shards(
       w.field("NextToken", next_token);
     }
     w.end_object();
-    Result<HttpResponse> r = co_await invoke("ListShards", std::move(body), call);
+    auto pending = invoke("ListShards", std::move(body), call);
+    Result<HttpResponse> r = co_await std::move(pending);
     if (!r.ok()) co_return r.status();
     SLUICE_CO_ASSIGN_OR_RETURN(simdjson::dom::element doc, parse_dom(parser, *r, "ListShards"));
     simdjson::dom::array arr;
@@ -290,7 +292,8 @@ asio::awaitable<Result<StreamSummary>> KinesisClient::describe_stream_summary(St
   w.begin_object();
   write_stream(w, stream);
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("DescribeStreamSummary", std::move(body), call);
+  auto pending = invoke("DescribeStreamSummary", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   simdjson::dom::parser parser;
   SLUICE_CO_ASSIGN_OR_RETURN(simdjson::dom::element doc,
@@ -326,7 +329,8 @@ asio::awaitable<Status> KinesisClient::create_stream(std::string name, int shard
       .field("StreamName", name)
       .field("ShardCount", shard_count)
       .end_object();
-  Result<HttpResponse> r = co_await invoke("CreateStream", std::move(body), call);
+  auto pending = invoke("CreateStream", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r.status();
 }
 
@@ -337,7 +341,8 @@ asio::awaitable<Status> KinesisClient::delete_stream(StreamRef stream, CallOptio
   w.begin_object();
   write_stream(w, stream);
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("DeleteStream", std::move(body), call);
+  auto pending = invoke("DeleteStream", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r.status();
 }
 
@@ -350,7 +355,8 @@ asio::awaitable<Status> KinesisClient::split_shard(StreamRef stream, std::string
   w.begin_object();
   write_stream(w, stream);
   w.field("ShardToSplit", shard_id).field("NewStartingHashKey", new_starting_hash_key).end_object();
-  Result<HttpResponse> r = co_await invoke("SplitShard", std::move(body), call);
+  auto pending = invoke("SplitShard", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r.status();
 }
 
@@ -363,7 +369,8 @@ asio::awaitable<Status> KinesisClient::merge_shards(StreamRef stream, std::strin
   w.begin_object();
   write_stream(w, stream);
   w.field("ShardToMerge", shard_id).field("AdjacentShardToMerge", adjacent_shard_id).end_object();
-  Result<HttpResponse> r = co_await invoke("MergeShards", std::move(body), call);
+  auto pending = invoke("MergeShards", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   co_return r.status();
 }
 
@@ -399,7 +406,8 @@ asio::awaitable<Result<std::string>> KinesisClient::get_shard_iterator(StreamRef
       break;
   }
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("GetShardIterator", std::move(body), call);
+  auto pending = invoke("GetShardIterator", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   simdjson::dom::parser parser;
   SLUICE_CO_ASSIGN_OR_RETURN(simdjson::dom::element doc, parse_dom(parser, *r, "GetShardIterator"));
@@ -420,7 +428,8 @@ asio::awaitable<Result<GetRecordsResult>> KinesisClient::get_records(std::string
   w.begin_object().field("ShardIterator", shard_iterator).field("Limit", limit);
   if (!stream.arn.empty()) w.field("StreamARN", stream.arn);
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("GetRecords", std::move(body), call);
+  auto pending = invoke("GetRecords", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   co_return GetRecordsResult::parse(r->body);
 }
@@ -439,7 +448,8 @@ asio::awaitable<Result<PutRecordResult>> KinesisClient::put_record(
   w.key("Data").base64(data).field("PartitionKey", partition_key);
   if (!explicit_hash_key.empty()) w.field("ExplicitHashKey", explicit_hash_key);
   w.end_object();
-  Result<HttpResponse> r = co_await invoke("PutRecord", std::move(body), call);
+  auto pending = invoke("PutRecord", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   simdjson::dom::parser parser;
   SLUICE_CO_ASSIGN_OR_RETURN(simdjson::dom::element doc, parse_dom(parser, *r, "PutRecord"));
@@ -475,7 +485,8 @@ asio::awaitable<Result<PutRecordsResult>> KinesisClient::put_records(
     w.end_object();
   }
   w.end_array().end_object();
-  Result<HttpResponse> r = co_await invoke("PutRecords", std::move(body), call);
+  auto pending = invoke("PutRecords", std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
   if (!r.ok()) co_return r.status();
   simdjson::dom::parser parser;
   SLUICE_CO_ASSIGN_OR_RETURN(simdjson::dom::element doc, parse_dom(parser, *r, "PutRecords"));
@@ -504,7 +515,8 @@ asio::awaitable<Status> KinesisClient::wait_until_active(StreamRef stream,
   const Clock& clock = call_->clock();
   const auto deadline = clock.now() + timeout;
   while (true) {
-    Result<StreamSummary> s = co_await describe_stream_summary(stream, call);
+    auto pending = describe_stream_summary(stream, call);
+    Result<StreamSummary> s = co_await std::move(pending);
     if (s.ok() && s->status == "ACTIVE") co_return Status();
     if (!s.ok() && s.status().code() != StatusCode::kNotFound) co_return s.status();
     if (clock.now() >= deadline) {
@@ -512,7 +524,8 @@ asio::awaitable<Status> KinesisClient::wait_until_active(StreamRef stream,
                                 std::to_string(timeout.count()) + " ms" +
                                 (s.ok() ? " (status " + s->status + ")" : ""));
     }
-    const bool slept = co_await async_sleep_for(clock, std::chrono::milliseconds(100), call.stop);
+    auto sleep = async_sleep_for(clock, std::chrono::milliseconds(100), call.stop);
+    const bool slept = co_await std::move(sleep);
     if (!slept) co_return Status::cancelled("stopped waiting for the stream");
   }
 }

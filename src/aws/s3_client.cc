@@ -127,7 +127,8 @@ asio::awaitable<Result<std::string>> S3Client::put_object(std::string bucket, st
     r.headers.emplace_back("Content-Encoding", options.content_encoding);
   }
   for (const auto& [k, v] : options.metadata) r.headers.emplace_back("x-amz-meta-" + k, v);
-  Result<HttpResponse> res = co_await call_->send("PutObject", std::move(r), &parse_s3_error, call);
+  auto pending = call_->send("PutObject", std::move(r), &parse_s3_error, call);
+  Result<HttpResponse> res = co_await std::move(pending);
   if (!res.ok()) co_return res.status();
   co_return std::string(res->header("etag"));
 }
@@ -138,7 +139,8 @@ asio::awaitable<Result<S3Object>> S3Client::get_object(std::string bucket, std::
   HttpRequest r;
   r.method = "GET";
   SLUICE_CO_ASSIGN_OR_RETURN(r.url, object_url(bucket, key));
-  Result<HttpResponse> res = co_await call_->send("GetObject", std::move(r), &parse_s3_error, call);
+  auto pending = call_->send("GetObject", std::move(r), &parse_s3_error, call);
+  Result<HttpResponse> res = co_await std::move(pending);
   if (!res.ok()) co_return res.status();
   S3Object out;
   out.info = info_from(*res);
@@ -157,8 +159,8 @@ asio::awaitable<Result<S3ObjectInfo>> S3Client::head_object(std::string bucket, 
   HttpRequest r;
   r.method = "HEAD";
   SLUICE_CO_ASSIGN_OR_RETURN(r.url, object_url(bucket, key));
-  Result<HttpResponse> res =
-      co_await call_->send("HeadObject", std::move(r), &parse_s3_error, call);
+  auto pending = call_->send("HeadObject", std::move(r), &parse_s3_error, call);
+  Result<HttpResponse> res = co_await std::move(pending);
   if (!res.ok()) co_return res.status();
   co_return info_from(*res);
 }
@@ -169,8 +171,8 @@ asio::awaitable<Status> S3Client::delete_object(std::string bucket, std::string 
   HttpRequest r;
   r.method = "DELETE";
   SLUICE_CO_ASSIGN_OR_RETURN(r.url, object_url(bucket, key));
-  Result<HttpResponse> res =
-      co_await call_->send("DeleteObject", std::move(r), &parse_s3_error, call);
+  auto pending = call_->send("DeleteObject", std::move(r), &parse_s3_error, call);
+  Result<HttpResponse> res = co_await std::move(pending);
   co_return res.status();
 }
 
@@ -186,8 +188,8 @@ asio::awaitable<Status> S3Client::create_bucket(std::string bucket, CallOptions 
         "<LocationConstraint>" +
         call_->region() + "</LocationConstraint></CreateBucketConfiguration>";
   }
-  Result<HttpResponse> res =
-      co_await call_->send("CreateBucket", std::move(r), &parse_s3_error, call);
+  auto pending = call_->send("CreateBucket", std::move(r), &parse_s3_error, call);
+  Result<HttpResponse> res = co_await std::move(pending);
   co_return res.status();
 }
 

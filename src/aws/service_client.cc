@@ -221,7 +221,8 @@ asio::awaitable<Result<HttpResponse>> AwsCall::json(std::string_view target_pref
   r.body = std::move(body);
   // Named locals, not temporaries, cross the co_await (docs/DEVELOPING.md).
   std::string op(operation);
-  Result<HttpResponse> res = co_await send(op, std::move(r), &parse_json_error, call);
+  auto pending = send(op, std::move(r), &parse_json_error, call);
+  Result<HttpResponse> res = co_await std::move(pending);
   co_return res;
 }
 
@@ -264,7 +265,8 @@ asio::awaitable<Result<HttpResponse>> AwsCall::send(std::string_view operation_v
     if (!signed_ok.ok()) co_return signed_ok.status();
 
     const auto started = clock_->now();
-    Result<HttpResponse> res = co_await http_->send_ref(request);
+    auto pending = http_->send_ref(request);
+    Result<HttpResponse> res = co_await std::move(pending);
     m.latency->observe(std::chrono::duration<double>(clock_->now() - started).count());
 
     Status failure;
@@ -333,7 +335,8 @@ asio::awaitable<Result<HttpResponse>> AwsCall::send(std::string_view operation_v
                                            {"delay", delay},
                                            {"error", failure}});
     }
-    const bool slept = co_await async_sleep_for(*clock_, delay, call.stop);
+    auto sleep = async_sleep_for(*clock_, delay, call.stop);
+    const bool slept = co_await std::move(sleep);
     if (!slept) {
       co_return Status::cancelled(service_.name + " " + operation + ": stopped while backing off");
     }

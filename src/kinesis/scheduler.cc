@@ -352,15 +352,27 @@ asio::awaitable<bool> pause_after(Impl* impl, Backoff& backoff, Status why, std:
   if (!delay) delay = backoff.policy().backoff.max;
   impl->log->warn("shard read failed; retrying",
                   {{"shard", shard}, {"delay", *delay}, {"error", why}});
-  const bool slept = co_await async_sleep_for(*impl->clock, *delay, stop);
+  auto sleep = async_sleep_for(*impl->clock, *delay, stop);
+  const bool slept = co_await std::move(sleep);
   co_return slept;
 }
 
+// Sends one item to the delivery loop; false when the loop is gone (the
+// channel was cancelled). The item is a named parameter, never a temporary of
+// the co_await expression (see docs/DEVELOPING.md).
+asio::awaitable<bool> send_item(FetchChannel* channel, FetchItem item) {
+  auto op = channel->async_send(asio::error_code(), std::move(item), kTuple);
+  std::tuple<asio::error_code> sent = co_await std::move(op);
+  co_return !std::get<0>(sent);
+}
+
 // Reads the shard and feeds `channel` until the shard ends, the worker
-// stops, or a fatal error.
+// stops, or a fatal error. Every awaited operation is first bound to a named
+// local: GCC 12 can destroy non-trivial temporaries of a co_await expression
+// twice.
 asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, ShardStart start,
                                  FetchChannel* channel) {
-  const std::string& shard = worker->shard_id;
+  const std::string shard = worker->shard_id;
   JointStop joint(worker->stop.get_token(), impl->engine_stop.get_token());
   const std::stop_token stop = joint.token();
   const aws::CallOptions call{.max_attempts = 1, .stop = stop};
@@ -391,25 +403,26 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
       if (!last_read.empty()) {
         pos = {.type = aws::ShardIteratorType::kAfterSequenceNumber, .sequence_number = last_read};
       }
-      Result<std::string> it =
-          co_await impl->kinesis->get_shard_iterator(impl->options.stream, shard, pos, call);
+      auto request = impl->kinesis->get_shard_iterator(impl->options.stream, shard, pos, call);
+      Result<std::string> it = co_await std::move(request);
       if (!it.ok()) {
-        const Status s = it.status();
-        if (s.code() == StatusCode::kCancelled || stop.stop_requested()) break;
-        if (s.code() == StatusCode::kNotFound) {
+        const Status failure = it.status();
+        if (failure.code() == StatusCode::kCancelled || stop.stop_requested()) break;
+        if (failure.code() == StatusCode::kNotFound) {
           // The shard aged out of retention between listing and reading.
-          impl->log->warn("shard not found; treating it as ended",
-                          {{"shard", shard}, {"error", s}});
-          co_await channel->async_send(asio::error_code(), FetchItem(EndOfShard{}), kTuple);
+          impl->log->warn("shard not found; treating it as ended", {{"shard", shard}, {"error", failure}});
+          auto end = send_item(channel, FetchItem(EndOfShard{}));
+          co_await std::move(end);
           co_return;
         }
-        if (s.retryable()) {
-          const bool go_on = co_await pause_after(impl, backoff, s, shard, stop);
+        if (failure.retryable()) {
+          auto wait = pause_after(impl, backoff, failure, shard, stop);
+          const bool go_on = co_await std::move(wait);
           if (!go_on) break;
           continue;
         }
-        co_await channel->async_send(
-            asio::error_code(), FetchItem(s.with_context("GetShardIterator for " + shard)), kTuple);
+        auto fatal = send_item(channel, FetchItem(failure.with_context("GetShardIterator for " + shard)));
+        co_await std::move(fatal);
         co_return;
       }
       iterator = std::move(*it);
@@ -417,21 +430,21 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
     }
 
     // Bounded read-ahead across every shard of the process.
-    while (impl->buffered_bytes.load() >= impl->options.max_buffered_bytes &&
-           !stop.stop_requested()) {
-      const bool slept = co_await async_sleep_for(*impl->clock, 10ms, stop);
+    while (impl->buffered_bytes.load() >= impl->options.max_buffered_bytes && !stop.stop_requested()) {
+      auto wait = async_sleep_for(*impl->clock, 10ms, stop);
+      const bool slept = co_await std::move(wait);
       (void)slept;
     }
     if (stop.stop_requested()) break;
 
     const auto started = impl->clock->now();
-    Result<aws::GetRecordsResult> reply = co_await impl->kinesis->get_records(
-        iterator, impl->options.batch_size, impl->options.stream, call);
+    auto request = impl->kinesis->get_records(iterator, impl->options.batch_size, impl->options.stream, call);
+    Result<aws::GetRecordsResult> reply = co_await std::move(request);
     latency.observe(std::chrono::duration<double>(impl->clock->now() - started).count());
     if (!reply.ok()) {
-      const Status s = reply.status();
-      if (s.code() == StatusCode::kCancelled || stop.stop_requested()) break;
-      if (s.code() == StatusCode::kExpiredIterator) {
+      const Status failure = reply.status();
+      if (failure.code() == StatusCode::kCancelled || stop.stop_requested()) break;
+      if (failure.code() == StatusCode::kExpiredIterator) {
         // Ask again from the last record passed on: nothing lost, nothing repeated.
         impl->metrics->iterator_expired.with({impl->stream_label}).inc();
         impl->log->info("shard iterator expired; renewing it",
@@ -439,18 +452,15 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
         iterator.clear();
         continue;
       }
-      if (s.code() == StatusCode::kThrottled) {
-        throttled_calls.inc();
-      } else {
-        failed_calls.inc();
-      }
-      if (s.retryable()) {
-        const bool go_on = co_await pause_after(impl, backoff, s, shard, stop);
+      (failure.code() == StatusCode::kThrottled ? throttled_calls : failed_calls).inc();
+      if (failure.retryable()) {
+        auto wait = pause_after(impl, backoff, failure, shard, stop);
+        const bool go_on = co_await std::move(wait);
         if (!go_on) break;
         continue;
       }
-      co_await channel->async_send(asio::error_code(),
-                                   FetchItem(s.with_context("GetRecords on " + shard)), kTuple);
+      auto fatal = send_item(channel, FetchItem(failure.with_context("GetRecords on " + shard)));
+      co_await std::move(fatal);
       co_return;
     }
     ok_calls.inc();
@@ -475,12 +485,12 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
         build.skip_through = start.skip_through_sub_sequence;
       }
       // Payload decoding can fail transiently (claim-check store down): retry.
-      Result<BatchStats> stats = Status::internal("unset");
-      while (true) {
-        stats = build_batch(batch, build, impl->options.payload_decoder);
-        if (stats.ok() || stop.stop_requested()) break;
-        const bool go_on = co_await pause_after(impl, backoff, stats.status(), shard, stop);
+      Result<BatchStats> stats = build_batch(batch, build, impl->options.payload_decoder);
+      while (!stats.ok() && !stop.stop_requested()) {
+        auto wait = pause_after(impl, backoff, stats.status(), shard, stop);
+        const bool go_on = co_await std::move(wait);
         if (!go_on) break;
+        stats = build_batch(batch, build, impl->options.payload_decoder);
       }
       if (!stats.ok()) break;
       skip_pending = false;
@@ -500,28 +510,29 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
         worker->buffered += batch.bytes;
         impl->buffered_bytes += batch.bytes;
         buffered.set(static_cast<double>(impl->buffered_bytes.load()));
-        std::tuple<asio::error_code> sent =
-            co_await channel->async_send(asio::error_code(), FetchItem(std::move(batch)), kTuple);
-        if (std::get<0>(sent)) co_return;  // the delivery loop is gone
+        auto handover = send_item(channel, FetchItem(std::move(batch)));
+        const bool sent = co_await std::move(handover);
+        if (!sent) co_return;  // the delivery loop is gone
       }
     }
     // Real Kinesis returns ChildShards (and no iterator) at a closed shard's
     // end; kinesalite only leaves the iterator out.
     if (!next || (!children.empty() && !had_records)) {
-      co_await channel->async_send(asio::error_code(), FetchItem(EndOfShard{std::move(children)}),
-                                   kTuple);
+      auto end = send_item(channel, FetchItem(EndOfShard{std::move(children)}));
+      co_await std::move(end);
       co_return;
     }
     iterator = std::move(*next);
     if (!had_records) {
-      const bool slept = co_await async_sleep_for(*impl->clock, impl->options.poll_interval, stop);
+      auto wait = async_sleep_for(*impl->clock, impl->options.poll_interval, stop);
+      const bool slept = co_await std::move(wait);
       if (!slept) break;
     }
   }
   // Stopped: tell the delivery loop, which may be waiting for a batch. (It
   // cancels the channel when it stops first, ending this send.)
-  co_await channel->async_send(asio::error_code(),
-                               FetchItem(Status::cancelled("shard reader stopped")), kTuple);
+  auto stopped = send_item(channel, FetchItem(Status::cancelled("shard reader stopped")));
+  co_await std::move(stopped);
 }
 
 // Hands batches to the processor; ends the shard's life cycle.
@@ -630,12 +641,15 @@ asio::awaitable<void> deliver_shard(Impl* impl, std::shared_ptr<Worker> worker,
         return 0;
       });
       worker->set_state("lease-lost");
-    } else if (reason == StopReason::kShutdown || reason == StopReason::kShed) {
+    } else if (!worker->policy_stopped) {
+      // Shut down, shed, or the whole engine is stopping (possibly before
+      // this worker was told): the processor checkpoints what it finished.
       Status s = co_await run_on(handlers, [processor, checkpointer] {
         return processor->shutdown_requested(*checkpointer);
       });
       if (!s.ok()) impl->log->warn("shutdown of shard failed", {{"shard", shard}, {"error", s}});
-      worker->set_state("stopped");
+      std::lock_guard lock(worker->mu);
+      if (worker->state != "failed") worker->state = "stopped";
     }
   }
 }
@@ -681,7 +695,8 @@ asio::awaitable<void> run_worker(Impl* impl, std::shared_ptr<Worker> worker, Sha
                    reader_done->finished = true;
                    reader_done->timer.cancel();
                  });
-  co_await deliver_shard(impl, worker, processor.get(), checkpointer.get(), &channel);
+  auto delivery = deliver_shard(impl, worker, processor.get(), checkpointer.get(), &channel);
+  co_await std::move(delivery);
   // deliver_shard closed the channel; make sure the reader sees a stop too.
   worker->stop.request_stop();
   if (!reader_done->finished) {
@@ -929,8 +944,8 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
     const std::stop_token wake = impl->take_wake_token();
     // 1. The shard graph.
     if (impl->clock->now() >= next_sync) {
-      Result<std::vector<aws::Shard>> shards =
-          co_await impl->kinesis->list_shards(impl->options.stream, "", call);
+      auto listing = impl->kinesis->list_shards(impl->options.stream, "", call);
+      Result<std::vector<aws::Shard>> shards = co_await std::move(listing);
       if (shards.ok()) {
         list_backoff.reset();
         apply_shard_list(impl, std::move(*shards), first_sync);
@@ -965,8 +980,8 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
       std::vector<std::string> workable = workable_shards(impl);
       std::vector<std::string> to_start;
       if (impl->leases) {
-        Result<LeaseBalance> step =
-            co_await run_on(io, [impl, workable] { return impl->leases->balance(workable); });
+        auto balancing = run_on(io, [impl, workable] { return impl->leases->balance(workable); });
+        Result<LeaseBalance> step = co_await std::move(balancing);
         if (step.ok()) {
           to_start = apply_balance(impl, *step, &release);
         } else {
@@ -974,8 +989,8 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
                           {{"stream", impl->stream_label}, {"error", step.status()}});
         }
         if (!release.empty()) {
-          Status released =
-              co_await run_on(io, [impl, release] { return release_all(impl, release); });
+          auto releasing = run_on(io, [impl, release] { return release_all(impl, release); });
+          Status released = co_await std::move(releasing);
           (void)released;
         }
       } else {
@@ -990,7 +1005,8 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
       until = std::min(until, impl->clock->now() + impl->options.lease_acquire_interval);
     }
     JointStop either(stop, wake);
-    const bool slept = co_await async_sleep_until(*impl->clock, until, either.token());
+    auto wait = async_sleep_until(*impl->clock, until, either.token());
+    const bool slept = co_await std::move(wait);
     (void)slept;
   }
   co_return Status();

@@ -21,6 +21,18 @@ std::string unique_name(const std::string& prefix) {
   return prefix + "-" + buf;
 }
 
+std::string source_dir() {
+  const char* v = std::getenv("SLUICE_SOURCE_DIR");
+  return v && *v ? v : SLUICE_TEST_SOURCE_DIR;
+}
+
+std::string binary_dir() {
+  const char* v = std::getenv("SLUICE_BINARY_DIR");
+  return v && *v ? v : SLUICE_TEST_BINARY_DIR;
+}
+
+std::string sluice_binary() { return binary_dir() + "/tools/sluice/sluice"; }
+
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds step) {
   const auto deadline = std::chrono::steady_clock::now() + timeout;

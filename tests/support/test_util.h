@@ -19,6 +19,13 @@ namespace sluice::testing {
 // sharing one back end.
 std::string unique_name(const std::string& prefix);
 
+// The source tree and the build tree of the tests (SLUICE_SOURCE_DIR /
+// SLUICE_BINARY_DIR when set, else where CMake configured them).
+std::string source_dir();
+std::string binary_dir();
+// The built `sluice` tool.
+std::string sluice_binary();
+
 // Polls `pred` every `step` until it holds (true) or `timeout` passes (false).
 // Every wait in the tests is bounded by one of these.
 bool wait_until(const std::function<bool()>& pred,

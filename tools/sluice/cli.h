@@ -8,6 +8,7 @@
 #include <memory>
 #include <string>
 
+#include "sluice/aws/kinesis_client.h"
 #include "sluice/core/logger.h"
 #include "sluice/core/result.h"
 #include "sluice/core/status.h"
@@ -51,6 +52,13 @@ void add_kafka_commands(CLI::App& root, Context& ctx);
 // `sluice kinesis produce` and `sluice kinesis aggregate` (the producer's
 // commands), added to the kinesis group.
 void add_kinesis_producer_commands(CLI::App& kinesis, Context& ctx);
+// `sluice kinesis consume` and `sluice kinesis deaggregate`.
+void add_kinesis_consumer_commands(CLI::App& kinesis, Context& ctx);
+
+// AWS client options from the global flags (--region, --endpoint-url,
+// --log-level); the rest resolves as the SDKs do.
+aws::ClientOptions aws_client_options(const GlobalOptions& global);
+Result<std::shared_ptr<aws::KinesisClient>> kinesis_client(const GlobalOptions& global);
 
 }  // namespace sluice::cli
 

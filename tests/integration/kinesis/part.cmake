@@ -1,7 +1,11 @@
 sluice_test(sluice_kinesis_integration_tests LABEL integration
   SOURCES
     kinesis/consumer_test.cc
+    kinesis/lease_test.cc
   LIBS sluice::kinesis)
+if(TARGET sluice)
+  add_dependencies(sluice_kinesis_integration_tests sluice)  # the lease tests run the CLI
+endif()
 
 # The Kinesis producer against kinesalite and s3rver (and the npm
 # aws-kinesis-agg cross-check, and the `sluice kinesis produce/aggregate` CLI).
@@ -13,4 +17,5 @@ if(TARGET sluice)
   add_dependencies(sluice_kinesis_producer_integration_tests sluice)
 endif()
 target_compile_definitions(sluice_kinesis_producer_integration_tests PRIVATE
-  SLUICE_PRODUCER_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}")
+  SLUICE_PRODUCER_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}"
+  SLUICE_PRODUCER_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")
