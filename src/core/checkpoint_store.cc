@@ -18,20 +18,37 @@ bool all_digits(std::string_view s) {
 }  // namespace
 
 std::string encode_checkpoint(const Checkpoint& c) {
+  switch (c.sentinel) {
+    case StartSentinel::kTrimHorizon:
+      return "TRIM_HORIZON";
+    case StartSentinel::kLatest:
+      return "LATEST";
+    case StartSentinel::kAtTimestamp:
+      return "AT_TIMESTAMP";
+    case StartSentinel::kNone:
+      break;
+  }
   if (c.shard_end) {
     return c.sequence_number.empty() ? std::string(kShardEnd)
                                      : std::string(kShardEnd) + ":" + c.sequence_number;
   }
-  if (c.sub_sequence_number) return c.sequence_number + ":" + std::to_string(*c.sub_sequence_number);
+  if (c.sub_sequence_number)
+    return c.sequence_number + ":" + std::to_string(*c.sub_sequence_number);
   return c.sequence_number;
 }
 
 Result<Checkpoint> parse_checkpoint(std::string_view text) {
   auto bad = [&] {
-    return Status::corruption("checkpoint \"" + std::string(text) +
-                              "\" is not SEQ, SEQ:SUB, SHARD_END or SHARD_END:SEQ");
+    return Status::corruption(
+        "checkpoint \"" + std::string(text) +
+        "\" is not SEQ, SEQ:SUB, SHARD_END, SHARD_END:SEQ, TRIM_HORIZON, LATEST or "
+        "AT_TIMESTAMP");
   };
   Checkpoint c;
+  if (text == "TRIM_HORIZON") c.sentinel = StartSentinel::kTrimHorizon;
+  if (text == "LATEST") c.sentinel = StartSentinel::kLatest;
+  if (text == "AT_TIMESTAMP") c.sentinel = StartSentinel::kAtTimestamp;
+  if (c.sentinel != StartSentinel::kNone) return c;
   if (text.starts_with(kShardEnd)) {
     std::string_view rest = text.substr(kShardEnd.size());
     c.shard_end = true;
@@ -68,7 +85,8 @@ Status MemoryCheckpointStore::save(std::string_view stream, std::string_view sha
                                    const Checkpoint& checkpoint) {
   std::lock_guard lock(mu_);
   auto s = streams_.find(stream);
-  if (s == streams_.end()) s = streams_.emplace(std::string(stream), std::map<std::string, Checkpoint>()).first;
+  if (s == streams_.end())
+    s = streams_.emplace(std::string(stream), std::map<std::string, Checkpoint>()).first;
   s->second[std::string(shard_id)] = checkpoint;
   return Status();
 }

@@ -410,7 +410,8 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
         if (failure.code() == StatusCode::kCancelled || stop.stop_requested()) break;
         if (failure.code() == StatusCode::kNotFound) {
           // The shard aged out of retention between listing and reading.
-          impl->log->warn("shard not found; treating it as ended", {{"shard", shard}, {"error", failure}});
+          impl->log->warn("shard not found; treating it as ended",
+                          {{"shard", shard}, {"error", failure}});
           auto end = send_item(channel, FetchItem(EndOfShard{}));
           co_await std::move(end);
           co_return;
@@ -421,7 +422,8 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
           if (!go_on) break;
           continue;
         }
-        auto fatal = send_item(channel, FetchItem(failure.with_context("GetShardIterator for " + shard)));
+        auto fatal =
+            send_item(channel, FetchItem(failure.with_context("GetShardIterator for " + shard)));
         co_await std::move(fatal);
         co_return;
       }
@@ -430,7 +432,8 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
     }
 
     // Bounded read-ahead across every shard of the process.
-    while (impl->buffered_bytes.load() >= impl->options.max_buffered_bytes && !stop.stop_requested()) {
+    while (impl->buffered_bytes.load() >= impl->options.max_buffered_bytes &&
+           !stop.stop_requested()) {
       auto wait = async_sleep_for(*impl->clock, 10ms, stop);
       const bool slept = co_await std::move(wait);
       (void)slept;
@@ -438,7 +441,8 @@ asio::awaitable<void> read_shard(Impl* impl, std::shared_ptr<Worker> worker, Sha
     if (stop.stop_requested()) break;
 
     const auto started = impl->clock->now();
-    auto request = impl->kinesis->get_records(iterator, impl->options.batch_size, impl->options.stream, call);
+    auto request =
+        impl->kinesis->get_records(iterator, impl->options.batch_size, impl->options.stream, call);
     Result<aws::GetRecordsResult> reply = co_await std::move(request);
     latency.observe(std::chrono::duration<double>(impl->clock->now() - started).count());
     if (!reply.ok()) {
@@ -776,6 +780,22 @@ namespace {
 // plain functions below (GCC 12 mishandles some locals of long coroutines,
 // and these are easier to read anyway).
 
+std::vector<ShardLineage> lineage_of(const std::vector<aws::Shard>& shards) {
+  std::vector<ShardLineage> out;
+  out.reserve(shards.size());
+  for (const auto& s : shards) {
+    ShardLineage l;
+    l.shard_id = s.shard_id;
+    if (!s.parent_shard_id.empty()) l.parent_ids.push_back(s.parent_shard_id);
+    if (!s.adjacent_parent_shard_id.empty()) l.parent_ids.push_back(s.adjacent_parent_shard_id);
+    l.starting_hash_key = s.hash_key_range.starting_hash_key;
+    l.ending_hash_key = s.hash_key_range.ending_hash_key;
+    l.open = s.is_open();
+    out.push_back(std::move(l));
+  }
+  return out;
+}
+
 // Folds a ListShards result (and children announced since) into the graph.
 void apply_shard_list(Impl* impl, std::vector<aws::Shard> shards, bool first) {
   if (first) {
@@ -885,7 +905,21 @@ ShardStart start_of(Impl* impl, const std::string& id, const aws::Shard& shard) 
   start.shard = shard;
   auto cp = impl->checkpoints.find(id);
   if (cp != impl->checkpoints.end()) start.checkpoint = cp->second;
-  if (start.checkpoint && !start.checkpoint->sequence_number.empty()) {
+  if (start.checkpoint && start.checkpoint->sentinel != StartSentinel::kNone) {
+    // A lease created with a start position (the KCL's sentinels).
+    switch (start.checkpoint->sentinel) {
+      case StartSentinel::kTrimHorizon:
+        start.position = {.type = aws::ShardIteratorType::kTrimHorizon};
+        break;
+      case StartSentinel::kLatest:
+        start.position = {.type = aws::ShardIteratorType::kLatest};
+        break;
+      default:
+        start.position = {.type = aws::ShardIteratorType::kAtTimestamp,
+                          .timestamp = impl->options.initial_timestamp};
+        break;
+    }
+  } else if (start.checkpoint && !start.checkpoint->sequence_number.empty()) {
     if (start.checkpoint->sub_sequence_number) {
       // Inside an aggregate: read that record again, skipping what was done.
       start.position = {.type = aws::ShardIteratorType::kAtSequenceNumber,
@@ -948,6 +982,14 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
       Result<std::vector<aws::Shard>> shards = co_await std::move(listing);
       if (shards.ok()) {
         list_backoff.reset();
+        if (impl->leases) {
+          std::vector<ShardLineage> lineage = lineage_of(*shards);
+          auto telling =
+              run_on(io, [impl, lineage] { return impl->leases->shards_listed(lineage); });
+          Status told = co_await std::move(telling);
+          if (!told.ok())
+            impl->log->warn("lease manager rejected the shard list", {{"error", told}});
+        }
         apply_shard_list(impl, std::move(*shards), first_sync);
         first_sync = false;
         next_sync = impl->clock->now() + impl->options.shard_sync_interval;

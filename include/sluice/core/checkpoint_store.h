@@ -25,6 +25,15 @@
 
 namespace sluice {
 
+// Where reading starts for a shard nothing of which has been processed yet:
+// the Java KCL writes these sentinels in its lease table.
+enum class StartSentinel {
+  kNone,         // a real position (sequence_number) or shard_end
+  kTrimHorizon,  // "TRIM_HORIZON": the oldest record
+  kLatest,       // "LATEST": records written after reading starts
+  kAtTimestamp,  // "AT_TIMESTAMP": the consumer's configured start time
+};
+
 // How far a shard has been processed.
 struct Checkpoint {
   // Sequence number of the last Kinesis record processed (empty only for a
@@ -37,6 +46,8 @@ struct Checkpoint {
   // The shard is closed and every record in it was processed: its children
   // may start.
   bool shard_end = false;
+  // Nothing processed yet; start here (sequence_number is then empty).
+  StartSentinel sentinel = StartSentinel::kNone;
 
   friend bool operator==(const Checkpoint&, const Checkpoint&) = default;
 };
@@ -48,8 +59,10 @@ struct Checkpoint {
 //   "<seq>:<sub>"      aggregated record <seq> processed up to user record <sub>
 //   "SHARD_END"        shard finished (no record in it)
 //   "SHARD_END:<seq>"  shard finished, last record <seq>
+//   "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP"   nothing processed yet
 std::string encode_checkpoint(const Checkpoint& checkpoint);
 // Corruption naming the text when it is none of the forms above.
+// (Sentinels are kept as they are by every store.)
 Result<Checkpoint> parse_checkpoint(std::string_view text);
 
 class CheckpointStore {
@@ -78,8 +91,10 @@ class CheckpointStore {
 // need to survive a restart.
 class MemoryCheckpointStore final : public CheckpointStore {
  public:
-  Result<std::optional<Checkpoint>> get(std::string_view stream, std::string_view shard_id) override;
-  Status save(std::string_view stream, std::string_view shard_id, const Checkpoint& checkpoint) override;
+  Result<std::optional<Checkpoint>> get(std::string_view stream,
+                                        std::string_view shard_id) override;
+  Status save(std::string_view stream, std::string_view shard_id,
+              const Checkpoint& checkpoint) override;
   Result<std::map<std::string, Checkpoint>> list(std::string_view stream) override;
   Status remove(std::string_view stream, std::string_view shard_id) override;
 

@@ -45,6 +45,15 @@ struct LeaseBalance {
   std::vector<std::string> to_shed;
 };
 
+// A shard and its lineage, as the engine's shard sync sees it.
+struct ShardLineage {
+  std::string shard_id;
+  std::vector<std::string> parent_ids;  // parent and adjacent parent, if any
+  std::string starting_hash_key;        // decimal
+  std::string ending_hash_key;
+  bool open = true;
+};
+
 class LeaseManager {
  public:
   virtual ~LeaseManager() = default;
@@ -72,6 +81,14 @@ class LeaseManager {
 
   // Stops renewing and releases every lease still held.
   virtual Status stop() = 0;
+
+  // Every shard of the stream after each shard sync, for managers that keep
+  // a lease per shard whether or not it can be worked on yet (the KCL lease
+  // table creates leases for children with their parents). Default: nothing.
+  virtual Status shards_listed(const std::vector<ShardLineage>& shards) {
+    (void)shards;
+    return Status();
+  }
 };
 
 }  // namespace sluice

@@ -26,9 +26,22 @@ TEST(CheckpointEncoding, RoundTripsEveryForm) {
   }
 }
 
+TEST(CheckpointEncoding, StartSentinels) {
+  for (auto [text, sentinel] : {std::pair{"TRIM_HORIZON", StartSentinel::kTrimHorizon},
+                                std::pair{"LATEST", StartSentinel::kLatest},
+                                std::pair{"AT_TIMESTAMP", StartSentinel::kAtTimestamp}}) {
+    auto c = parse_checkpoint(text);
+    ASSERT_TRUE(c.ok()) << text;
+    EXPECT_EQ(c->sentinel, sentinel);
+    EXPECT_TRUE(c->sequence_number.empty());
+    EXPECT_FALSE(c->shard_end);
+    EXPECT_EQ(encode_checkpoint(*c), text);
+  }
+}
+
 TEST(CheckpointEncoding, RejectsGarbageWithTheText) {
-  for (const char* bad : {"", "abc", "123:", "123:x", "SHARD_ENDX", "SHARD_END:", "SHARD_END:1a",
-                          "-5", "12:3:4"}) {
+  for (const char* bad :
+       {"", "abc", "123:", "123:x", "SHARD_ENDX", "SHARD_END:", "SHARD_END:1a", "-5", "12:3:4"}) {
     auto r = parse_checkpoint(bad);
     ASSERT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), StatusCode::kCorruption);
