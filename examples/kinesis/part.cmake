@@ -11,3 +11,8 @@ sluice_warnings(kinesis_writer)
 add_executable(kinesis_simple_producer kinesis/simple_producer/main.cc)
 target_link_libraries(kinesis_simple_producer PRIVATE sluice::kinesis)
 sluice_warnings(kinesis_simple_producer)
+
+# Seed 000's example: a consumer configured from the environment.
+add_executable(kinesis_basic kinesis/basic/main.cc)
+target_link_libraries(kinesis_basic PRIVATE sluice::kinesis sluice::redis)
+sluice_warnings(kinesis_basic)

@@ -13,6 +13,7 @@
 #include "sluice/core/base64.h"
 #include "sluice/core/json_writer.h"
 #include "sluice/core/shutdown_signals.h"
+#include "sluice/core/time_format.h"
 #include "sluice/kinesis/aggregation.h"
 #include "sluice/kinesis/consumer.h"
 #include "sluice/kinesis/sqlite_checkpoint_store.h"
@@ -22,51 +23,6 @@
 
 namespace sluice::cli {
 namespace {
-
-std::string rfc3339_millis(std::chrono::system_clock::time_point t) {
-  const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(t.time_since_epoch()).count();
-  const std::time_t secs = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-  return buf;
-}
-
-// "2026-11-23T10:00:00Z", "2026-11-23T10:00:00.5+01:00".
-Result<std::chrono::system_clock::time_point> parse_rfc3339(const std::string& text) {
-  std::tm tm{};
-  int frac_ms = 0;
-  const char* p = strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
-  if (!p) return Status::invalid_argument("\"" + text + "\" is not an RFC 3339 time (2026-11-23T10:00:00Z)");
-  if (*p == '.') {
-    ++p;
-    int digits = 0;
-    while (*p >= '0' && *p <= '9') {
-      if (digits < 3) frac_ms = frac_ms * 10 + (*p - '0');
-      ++digits;
-      ++p;
-    }
-    for (; digits < 3; ++digits) frac_ms *= 10;
-  }
-  long offset = 0;
-  if (*p == 'Z' || *p == 'z') {
-    ++p;
-  } else if (*p == '+' || *p == '-') {
-    int hh = 0, mm = 0;
-    if (std::sscanf(p + 1, "%2d:%2d", &hh, &mm) != 2) {
-      return Status::invalid_argument("\"" + text + "\": bad UTC offset");
-    }
-    offset = (hh * 3600L + mm * 60L) * (*p == '+' ? 1 : -1);
-    p += 6;
-  } else {
-    return Status::invalid_argument("\"" + text + "\": the time needs a zone (Z or +hh:mm)");
-  }
-  if (*p) return Status::invalid_argument("\"" + text + "\": unexpected text after the time");
-  const std::time_t t = timegm(&tm) - offset;
-  return std::chrono::system_clock::from_time_t(t) + std::chrono::milliseconds(frac_ms);
-}
 
 struct ConsumeOptions {
   std::string stream;
@@ -116,8 +72,9 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
     SLUICE_ASSIGN_OR_RETURN(auto s, redis::RedisCheckpointStore::create(client));
     store = std::move(s);
   } else {
-    return Status::invalid_argument("--checkpoint must be memory, sqlite:PATH or redis://HOST:PORT, got \"" +
-                                    o.checkpoint + "\"");
+    return Status::invalid_argument(
+        "--checkpoint must be memory, sqlite:PATH or redis://HOST:PORT, got \"" + o.checkpoint +
+        "\"");
   }
   if (!o.lease.empty()) {
     SLUICE_ASSIGN_OR_RETURN(auto client, redis_for(o.lease));
@@ -153,7 +110,7 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
         .number(static_cast<std::uint64_t>(r.sub_sequence_number))
         .field("partition_key", r.partition_key)
         .field("explicit_hash_key", r.explicit_hash_key)
-        .field("approximate_arrival", rfc3339_millis(r.approximate_arrival))
+        .field("approximate_arrival", format_rfc3339(r.approximate_arrival))
         .key("data")
         .base64(r.data)
         .end_object();
@@ -172,7 +129,8 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
   options.retry = {.max_attempts = 1, .backoff = std::chrono::milliseconds(0)};
 
   SLUICE_ASSIGN_OR_RETURN(auto client, kinesis_client(ctx.global));
-  SLUICE_ASSIGN_OR_RETURN(auto consumer, kinesis::Consumer::create(options, std::move(client), store));
+  SLUICE_ASSIGN_OR_RETURN(auto consumer,
+                          kinesis::Consumer::create(options, std::move(client), store));
   ShutdownSignals signals(stop);
 
   // --idle-exit: a watcher stops the consumer after a quiet spell.
@@ -197,15 +155,16 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
     idle_watch.join();
   }
   if (s.code() == StatusCode::kNotFound) {
-    return Status::not_found(std::string(s.message()) + " — check the stream name, --endpoint-url / " +
+    return Status::not_found(std::string(s.message()) +
+                             " — check the stream name, --endpoint-url / " +
                              "AWS_ENDPOINT_URL_KINESIS and --region");
   }
   return s;
 }
 
 // One user record per line of JSON.
-void print_user_record(std::size_t index, std::uint64_t sub, std::string_view pk, std::string_view ehk,
-                       std::string_view data, bool aggregated) {
+void print_user_record(std::size_t index, std::uint64_t sub, std::string_view pk,
+                       std::string_view ehk, std::string_view data, bool aggregated) {
   std::string line;
   JsonWriter w(line);
   w.begin_object()
@@ -253,12 +212,15 @@ Status run_deaggregate(std::istream& in) {
     const kinesis::AggregateCheck check = kinesis::deaggregate(*blob, users);
     if (check == kinesis::AggregateCheck::kAggregated) {
       for (const auto& u : users) {
-        print_user_record(index, u.sub_sequence_number, u.partition_key, u.explicit_hash_key, u.data, true);
+        print_user_record(index, u.sub_sequence_number, u.partition_key, u.explicit_hash_key,
+                          u.data, true);
       }
     } else {
       if (check != kinesis::AggregateCheck::kNotAggregated) {
-        std::fprintf(stderr, "sluice kinesis deaggregate: line %zu has the KPL magic but %s; passed through\n",
-                     index + 1, std::string(kinesis::aggregate_check_name(check)).c_str());
+        std::fprintf(
+            stderr,
+            "sluice kinesis deaggregate: line %zu has the KPL magic but %s; passed through\n",
+            index + 1, std::string(kinesis::aggregate_check_name(check)).c_str());
       }
       print_user_record(index, 0, pk, ehk, *blob, false);
     }
@@ -279,30 +241,38 @@ void add_kinesis_consumer_commands(CLI::App& kinesis, Context& ctx) {
       "\"explicit_hash_key\",\"approximate_arrival\",\"data\"} with data in base64. Ctrl-C stops "
       "gracefully (checkpoints are written).");
   consume->add_option("--stream", consume_opts->stream, "Stream name")->required();
-  consume->add_option("--from", consume_opts->from,
-                      "Where shards without a checkpoint start: latest, trim-horizon, or an RFC 3339 "
-                      "time (2026-11-23T10:00:00Z)");
+  consume->add_option(
+      "--from", consume_opts->from,
+      "Where shards without a checkpoint start: latest, trim-horizon, or an RFC 3339 "
+      "time (2026-11-23T10:00:00Z)");
   consume->add_option("--checkpoint", consume_opts->checkpoint,
                       "Checkpoint store: memory, sqlite:PATH or redis://HOST:PORT");
   consume->add_option("--lease", consume_opts->lease,
                       "Share shards with other processes through Redis leases: redis://HOST:PORT");
-  consume->add_option("--lease-ttl", consume_opts->lease_ttl,
-                      "Seconds a lease lasts without renewal: how soon a dead process's shards move")
+  consume
+      ->add_option("--lease-ttl", consume_opts->lease_ttl,
+                   "Seconds a lease lasts without renewal: how soon a dead process's shards move")
       ->check(CLI::Range(1.0, 3600.0));
-  consume->add_option("--max-records", consume_opts->max_records, "Stop after this many records (0: no limit)")
+  consume
+      ->add_option("--max-records", consume_opts->max_records,
+                   "Stop after this many records (0: no limit)")
       ->check(CLI::NonNegativeNumber);
-  consume->add_option("--idle-exit", consume_opts->idle_exit,
-                      "Stop after this many seconds without a record (0: never)")
+  consume
+      ->add_option("--idle-exit", consume_opts->idle_exit,
+                   "Stop after this many seconds without a record (0: never)")
       ->check(CLI::NonNegativeNumber);
   consume->add_option("--batch-size", consume_opts->batch_size, "Records per GetRecords (1..10000)")
       ->check(CLI::Range(1, 10000));
-  ctx.on_run(consume, "kinesis consume", [consume_opts, &ctx] { return run_consume(*consume_opts, ctx); });
+  ctx.on_run(consume, "kinesis consume",
+             [consume_opts, &ctx] { return run_consume(*consume_opts, ctx); });
 
   auto* deagg = kinesis.add_subcommand(
       "deaggregate",
       "Read one Kinesis record per line on stdin (its data in base64, or a JSON object "
-      "{\"data\",\"partition_key\",\"explicit_hash_key\"}) and print one JSON line per user record: "
-      "{\"record\",\"sub_sequence_number\",\"partition_key\",\"explicit_hash_key\",\"data\",\"aggregated\"}. "
+      "{\"data\",\"partition_key\",\"explicit_hash_key\"}) and print one JSON line per user "
+      "record: "
+      "{\"record\",\"sub_sequence_number\",\"partition_key\",\"explicit_hash_key\",\"data\","
+      "\"aggregated\"}. "
       "Records that are not KPL aggregates are printed as they are.");
   ctx.on_run(deagg, "kinesis deaggregate", [] { return run_deaggregate(std::cin); });
 }

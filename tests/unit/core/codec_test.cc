@@ -99,3 +99,28 @@ TEST(JsonWriter, EscapesStrings) {
 
 }  // namespace
 }  // namespace sluice
+
+#include "sluice/core/time_format.h"
+
+namespace sluice {
+namespace {
+
+TEST(Rfc3339, ParsesZonesAndFractions) {
+  using namespace std::chrono;
+  auto a = parse_rfc3339("2026-01-01T00:00:00Z");
+  ASSERT_TRUE(a.ok()) << a.status();
+  EXPECT_EQ(duration_cast<seconds>(a->time_since_epoch()).count(), 1767225600);
+  auto b = parse_rfc3339("2026-01-01T01:00:00.25+01:00");
+  ASSERT_TRUE(b.ok()) << b.status();
+  EXPECT_EQ(duration_cast<milliseconds>(b->time_since_epoch()).count(), 1767225600250);
+  EXPECT_EQ(format_rfc3339(*b), "2026-01-01T00:00:00.250Z");
+  for (const char* bad : {"2026-01-01", "2026-01-01T00:00:00", "2026-01-01T00:00:00Zjunk",
+                          "yesterday", "2026-01-01T00:00:00+25:00"}) {
+    auto r = parse_rfc3339(bad);
+    ASSERT_FALSE(r.ok()) << bad;
+    EXPECT_NE(r.status().message().find(bad), std::string_view::npos);
+  }
+}
+
+}  // namespace
+}  // namespace sluice
