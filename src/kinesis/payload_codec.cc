@@ -199,6 +199,21 @@ Result<std::string> decode_payload(std::string_view record_data, PayloadStore* s
   return decode_object(env, object, *store, options);
 }
 
+Result<std::optional<std::string>> try_decode_payload(std::string_view record_data,
+                                                      PayloadStore* store,
+                                                      const PayloadDecodeOptions& options) {
+  if (!has_envelope(record_data)) return std::optional<std::string>();
+  SLUICE_ASSIGN_OR_RETURN(std::string payload, decode_payload(record_data, store, options));
+  return std::optional<std::string>(std::move(payload));
+}
+
+std::function<Result<std::optional<std::string>>(std::string_view)> make_payload_decoder(
+    std::shared_ptr<PayloadStore> store, PayloadDecodeOptions options) {
+  return [store = std::move(store), options](std::string_view data) {
+    return try_decode_payload(data, store.get(), options);
+  };
+}
+
 asio::awaitable<Result<std::string>> async_decode_payload(std::string record_data,
                                                           PayloadStore* store,
                                                           PayloadDecodeOptions options) {
@@ -209,7 +224,10 @@ asio::awaitable<Result<std::string>> async_decode_payload(std::string record_dat
   if (!env.claim_check) co_return decode_inline(env, options);
   Status ok = check_claim(env, store, options);
   if (!ok.ok()) co_return ok;
-  Result<std::string> object = co_await store->async_get(std::string(env.claim_key));
+  // Awaitables are built in their own statements: GCC 12 may destroy a
+  // temporary of a co_await expression twice (DEVELOPING.md).
+  auto get_op = store->async_get(std::string(env.claim_key));
+  Result<std::string> object = co_await std::move(get_op);
   if (!object.ok()) co_return object.status();
   co_return decode_object(env, *object, *store, options);
 }
@@ -288,7 +306,8 @@ asio::awaitable<Result<PreparedPayload>> PayloadEncoder::async_encode(std::strin
   if (!prepared.ok()) co_return prepared.status();
   PreparedPayload out = std::move(*prepared);
   if (out.claim_checked()) {
-    Status stored = co_await options_.store->async_put(out.claim_key, std::move(out.object));
+    auto put_op = options_.store->async_put(out.claim_key, std::move(out.object));
+    Status stored = co_await std::move(put_op);
     if (!stored.ok()) co_return stored;
     out.object.clear();
   }

@@ -356,7 +356,10 @@ asio::awaitable<void> upload_payload(std::shared_ptr<Impl> self, PendingRecord* 
                                      std::string object) {
   Impl& s = *self;
   const std::size_t object_size = object.size();
-  Status stored = co_await s.options.payload.store->async_put(key, std::move(object));
+  // Awaitables are built in their own statements: GCC 12 may destroy a
+  // temporary of a co_await expression twice (DEVELOPING.md).
+  auto put_op = s.options.payload.store->async_put(key, std::move(object));
+  Status stored = co_await std::move(put_op);
   std::vector<Delivery> deliveries;
   {
     std::lock_guard lock(s.mu);
@@ -393,7 +396,11 @@ asio::awaitable<void> upload_payload(std::shared_ptr<Impl> self, PendingRecord* 
 
 asio::awaitable<void> refresh_shard_map(std::shared_ptr<Impl> self) {
   Impl& s = *self;
-  Result<std::vector<aws::Shard>> shards = co_await s.kinesis->list_shards(s.options.stream);
+  s.logger->debug("refreshing the shard map", {{"stream", s.options.stream.display()}});
+  auto list_op = s.kinesis->list_shards(s.options.stream);
+  Result<std::vector<aws::Shard>> shards = co_await std::move(list_op);
+  s.logger->debug("shard map listed",
+                  {{"stream", s.options.stream.display()}, {"ok", shards.ok()}});
   std::lock_guard lock(s.mu);
   const auto now = s.clock->now();
   s.map_refreshing = false;
@@ -471,7 +478,8 @@ asio::awaitable<void> check_routing(std::shared_ptr<Impl> self, Request* req,
     s.wake_sender();
     co_return;
   }
-  Result<std::vector<aws::Shard>> shards = co_await s.kinesis->list_shards(s.options.stream);
+  auto list_op = s.kinesis->list_shards(s.options.stream);
+  Result<std::vector<aws::Shard>> shards = co_await std::move(list_op);
   Result<ShardMap> fresh =
       shards.ok() ? ShardMap::from_shards(*shards) : Result<ShardMap>(shards.status());
   std::lock_guard lock(s.mu);
@@ -526,19 +534,33 @@ asio::awaitable<void> send_request(std::shared_ptr<Impl> self, std::unique_ptr<R
   }
   for (auto& r : req->records) ++r->attempts;
   s.metrics.attempts->inc();
+  if (s.logger->enabled(LogLevel::kDebug)) {
+    s.logger->debug("PutRecords", {{"stream", s.options.stream.display()},
+                                   {"records", entries.size()},
+                                   {"user_records", user_records},
+                                   {"bytes", req->bytes}});
+  }
   s.metrics.records_per_request->observe(static_cast<double>(entries.size()));
   s.metrics.user_records_per_request->observe(static_cast<double>(user_records));
 
   aws::CallOptions call;
   call.max_attempts = 1;  // the producer retries, entry by entry
   const auto start = s.clock->now();
-  Result<aws::PutRecordsResult> result =
-      co_await s.kinesis->put_records(s.options.stream, entries, call);
+  auto put_op = s.kinesis->put_records(s.options.stream, entries, call);
+  Result<aws::PutRecordsResult> result = co_await std::move(put_op);
   s.metrics.latency->observe(std::chrono::duration<double>(s.clock->now() - start).count());
 
+  if (s.logger->enabled(LogLevel::kDebug)) {
+    s.logger->debug("PutRecords done", {{"stream", s.options.stream.display()},
+                                        {"ok", result.ok()},
+                                        {"failed", result.ok() ? result->failed_record_count
+                                                               : static_cast<int>(entries.size())},
+                                        {"latency", s.clock->now() - start}});
+  }
   judge(s, *req, result);
   if (result.ok() && s.options.aggregate) {
-    co_await check_routing(self, req.get(), &*result);
+    auto check_op = check_routing(self, req.get(), &*result);
+    co_await std::move(check_op);
   }
 
   std::vector<Delivery> deliveries;
@@ -637,8 +659,9 @@ asio::awaitable<void> sender_loop(std::shared_ptr<Impl> self) {
         }
         s.after_reports();
       }
+      // Scheduled refreshes stop at close (a stale map still refreshes).
       if (s.options.aggregate && !s.abandoned && !s.map_refreshing &&
-          (s.map_stale || now >= s.next_map_refresh)) {
+          (s.map_stale || s.first_map_pending || (now >= s.next_map_refresh && !s.closing))) {
         s.map_refreshing = true;
         s.tasks.spawn(s.ex, refresh_shard_map(self));
       }
@@ -664,7 +687,7 @@ asio::awaitable<void> sender_loop(std::shared_ptr<Impl> self) {
         const bool can_send =
             !s.abandoned && !s.first_map_pending && s.in_flight_requests < s.options.max_in_flight;
         deadline = can_send ? s.batcher.next_deadline() : Clock::TimePoint::max();
-        if (s.options.aggregate && !s.map_refreshing && !s.abandoned) {
+        if (s.options.aggregate && !s.map_refreshing && !s.abandoned && !s.closing) {
           deadline = std::min(deadline, s.next_map_refresh);
         }
         if (s.closing && !s.abandoned) deadline = std::min(deadline, s.close_deadline);
@@ -674,7 +697,19 @@ asio::awaitable<void> sender_loop(std::shared_ptr<Impl> self) {
     }
     s.finish(cancelled);
     if (done) co_return;
-    co_await async_sleep_until(*s.clock, deadline, token);
+    if (s.logger->enabled(LogLevel::kTrace)) {
+      std::lock_guard lock(s.mu);
+      s.logger->trace("producer sleeps",
+                      {{"ready", s.batcher.ready_records()},
+                       {"queued", s.batcher.queued_records()},
+                       {"in_flight", s.in_flight_requests},
+                       {"first_map_pending", s.first_map_pending},
+                       {"map_refreshing", s.map_refreshing},
+                       {"until", deadline == Clock::TimePoint::max() ? std::chrono::nanoseconds(-1)
+                                                                     : deadline - s.clock->now()}});
+    }
+    auto sleep_op = async_sleep_until(*s.clock, deadline, std::move(token));
+    co_await std::move(sleep_op);
   }
 }
 

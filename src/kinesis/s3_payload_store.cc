@@ -23,8 +23,10 @@ S3PayloadStore::~S3PayloadStore() = default;
 asio::awaitable<Status> S3PayloadStore::async_put(std::string key, std::string value) {
   aws::PutObjectOptions put_options;
   put_options.content_type = options_.content_type;
-  Result<std::string> etag =
-      co_await s3_->put_object(options_.bucket, key, std::move(value), std::move(put_options));
+  // Awaitables are built in their own statements: GCC 12 may destroy a
+  // temporary of a co_await expression twice (DEVELOPING.md).
+  auto put_op = s3_->put_object(options_.bucket, key, std::move(value), std::move(put_options));
+  Result<std::string> etag = co_await std::move(put_op);
   if (!etag.ok()) {
     co_return etag.status().with_context("storing claim-checked payload " + location(key));
   }
@@ -32,7 +34,8 @@ asio::awaitable<Status> S3PayloadStore::async_put(std::string key, std::string v
 }
 
 asio::awaitable<Result<std::string>> S3PayloadStore::async_get(std::string key) {
-  Result<aws::S3Object> object = co_await s3_->get_object(options_.bucket, key);
+  auto get_op = s3_->get_object(options_.bucket, key);
+  Result<aws::S3Object> object = co_await std::move(get_op);
   if (!object.ok()) {
     Status s = object.status();
     if (s.code() == StatusCode::kNotFound) {

@@ -20,6 +20,8 @@
 //     ...
 //   }   // else: a plain record, use record.data as is
 //
+//   consumer_options.payload_decoder = make_payload_decoder(store);   // the same, as a hook
+//
 // ## Envelope format, version 1
 //
 //   offset  size  field
@@ -57,7 +59,9 @@
 #include <asio/awaitable.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -114,6 +118,17 @@ struct PayloadDecodeOptions {
 // Blocking (a claim-check fetch waits for the store); safe from any thread.
 Result<std::string> decode_payload(std::string_view record_data, PayloadStore* store,
                                    const PayloadDecodeOptions& options = {});
+// For consumers that keep plain records as views: nullopt when the record
+// has no envelope (use its bytes as they are), else the decoded payload or
+// the error, as decode_payload().
+Result<std::optional<std::string>> try_decode_payload(std::string_view record_data,
+                                                      PayloadStore* store,
+                                                      const PayloadDecodeOptions& options = {});
+// try_decode_payload() bound to a store, in the shape of
+// ConsumerOptions::payload_decoder. The store may be null when no record is
+// claim-checked.
+std::function<Result<std::optional<std::string>>(std::string_view)> make_payload_decoder(
+    std::shared_ptr<PayloadStore> store, PayloadDecodeOptions options = {});
 // The same for coroutines: a claim-check fetch suspends instead of blocking.
 asio::awaitable<Result<std::string>> async_decode_payload(std::string record_data,
                                                           PayloadStore* store,

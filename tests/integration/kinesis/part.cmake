@@ -16,6 +16,3 @@ sluice_test(sluice_kinesis_producer_integration_tests LABEL integration
 if(TARGET sluice)
   add_dependencies(sluice_kinesis_producer_integration_tests sluice)
 endif()
-target_compile_definitions(sluice_kinesis_producer_integration_tests PRIVATE
-  SLUICE_PRODUCER_TEST_BINARY_DIR="${PROJECT_BINARY_DIR}"
-  SLUICE_PRODUCER_TEST_SOURCE_DIR="${PROJECT_SOURCE_DIR}")

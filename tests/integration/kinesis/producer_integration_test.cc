@@ -133,6 +133,7 @@ class ProducerIntegration : public ::testing::Test {
     o.linger = 20ms;
     o.metrics = &metrics_;
     o.retry = RetryPolicy::exponential(5ms, 50ms, 5, Jitter::kFull);
+    if (std::getenv("SLUICE_TEST_PRODUCER_LOG")) o.logger = make_stderr_logger(LogLevel::kTrace);
     return o;
   }
 
@@ -485,9 +486,7 @@ TEST_F(ProducerIntegration, ReshardWhileAggregatingLosesNothingForKclConsumers) 
 
 sluice::testing::CommandResult node(const std::string& script, const std::string& input_file) {
   const auto& env = Backends::get();
-  const char* source_dir = std::getenv("SLUICE_SOURCE_DIR");
-  const std::string path =
-      std::string(source_dir ? source_dir : ".") + "/tests/integration/kinesis/" + script;
+  const std::string path = sluice::testing::source_dir() + "/tests/integration/kinesis/" + script;
   return sluice::testing::run_command(
       "cd " + shell_quote(env.testenv_dir) +
       " && NODE_PATH=" + shell_quote(env.testenv_dir + "/node_modules") + " timeout 60 " +
@@ -692,10 +691,7 @@ TEST_F(ProducerIntegration, KinesisWriterFollowsTheSeed) {
 // --- the CLI ----------------------------------------------------------------------------
 
 std::string sluice_binary() {
-  // tests/CMakeLists.txt's ENVIRONMENT property passes only its first
-  // variable, so the build directory comes from the build itself.
-  const char* bin = std::getenv("SLUICE_BINARY_DIR");
-  return std::string(bin && *bin ? bin : SLUICE_PRODUCER_TEST_BINARY_DIR) + "/tools/sluice/sluice";
+  return sluice::testing::sluice_binary();
 }
 
 std::string cli_env() {

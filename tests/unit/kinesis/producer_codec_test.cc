@@ -211,6 +211,25 @@ TEST(PayloadEnvelope, EncoderRoundTripsEveryPipeline) {
   EXPECT_EQ(escaping->prepare("abc")->data, "abc");
 }
 
+TEST(PayloadEnvelope, ConsumerHookLeavesPlainRecordsAlone) {
+  auto store = std::make_shared<InMemoryPayloadStore>();
+  auto decoder = make_payload_decoder(store);
+  auto plain = decoder("plain");
+  ASSERT_TRUE(plain.ok());
+  EXPECT_FALSE(plain->has_value()) << "plain records: use the bytes as they are";
+  auto enc = PayloadEncoder::create(
+      {.compression = Compression::kGzip, .store = store, .large_payload_threshold = 100});
+  for (const std::string& p : {std::string("small"), text_payload(5000), random_bytes(500)}) {
+    auto prepared = enc->encode(p);
+    auto decoded = decoder(prepared->data);
+    ASSERT_TRUE(decoded.ok()) << decoded.status();
+    ASSERT_TRUE(decoded->has_value());
+    EXPECT_EQ(**decoded, p);
+  }
+  EXPECT_EQ(decoder(std::string(kPayloadEnvelopeMagic) + "junk").status().code(),
+            StatusCode::kCorruption);
+}
+
 TEST(PayloadEnvelope, AsyncDecodeFetchesClaimChecks) {
   auto store = std::make_shared<InMemoryPayloadStore>();
   auto enc = PayloadEncoder::create(
