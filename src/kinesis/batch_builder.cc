@@ -1,5 +1,7 @@
 #include "kinesis/batch_builder.h"
 
+#include <unordered_map>
+
 #include "sluice/kinesis/aggregation.h"
 
 namespace sluice::kinesis {
@@ -15,6 +17,10 @@ Result<BatchStats> build_batch(
   batch.bytes = 0;
   batch.records.reserve(batch.source.records.size());
   std::vector<UserRecordView> users;
+  // User records of one aggregate share its partition-key table: hash each
+  // key once per aggregate, not once per record (the views of one table
+  // entry share their address).
+  std::unordered_map<const char*, HashKey> pk_hashes;
   for (const aws::KinesisRecord& kr : batch.source.records) {
     ++stats.kinesis_records;
     Record base;
@@ -30,13 +36,25 @@ Result<BatchStats> build_batch(
       ++stats.aggregates;
       batch.aggregate_sizes.emplace(std::string(kr.sequence_number), users.size());
       const bool skipping = options.skip_through && kr.sequence_number == options.skip_sequence;
+      pk_hashes.clear();
       for (const UserRecordView& u : users) {
         if (skipping && u.sub_sequence_number <= *options.skip_through) {
           ++stats.skipped_by_checkpoint;
           continue;
         }
         if (options.hash_range) {
-          auto key = record_hash_key(u.partition_key, u.explicit_hash_key);
+          Result<HashKey> key = HashKey{0};
+          if (u.explicit_hash_key.empty()) {
+            auto cached = pk_hashes.find(u.partition_key.data());
+            if (cached == pk_hashes.end()) {
+              cached =
+                  pk_hashes.emplace(u.partition_key.data(), partition_key_hash(u.partition_key))
+                      .first;
+            }
+            key = cached->second;
+          } else {
+            key = parse_hash_key(u.explicit_hash_key);
+          }
           // A user record with an unreadable explicit key cannot be placed:
           // keep it rather than drop data on a guess.
           if (key.ok() && !options.hash_range->contains(*key)) {

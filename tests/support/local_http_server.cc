@@ -215,7 +215,11 @@ struct LocalHttpServer::Impl {
       Handler handler;
       {
         std::lock_guard lock(server->mu);
-        server->requests.push_back(parsed.request);
+        if (server->recording) {
+          server->requests.push_back(parsed.request);
+        } else {
+          ++server->unrecorded;
+        }
         handler = server->handler;
       }
       try {
@@ -303,6 +307,8 @@ struct LocalHttpServer::Impl {
   mutable std::mutex mu;
   Handler handler;
   std::vector<RecordedRequest> requests;
+  bool recording = true;
+  std::size_t unrecorded = 0;
   std::size_t accepted = 0;
 };
 
@@ -359,7 +365,7 @@ std::vector<RecordedRequest> LocalHttpServer::requests() const {
 
 std::size_t LocalHttpServer::request_count() const {
   std::lock_guard lock(impl_->mu);
-  return impl_->requests.size();
+  return impl_->requests.size() + impl_->unrecorded;
 }
 
 std::size_t LocalHttpServer::connection_count() const {
@@ -367,4 +373,11 @@ std::size_t LocalHttpServer::connection_count() const {
   return impl_->accepted;
 }
 
+}  // namespace sluice::testing
+
+namespace sluice::testing {
+void LocalHttpServer::set_recording(bool on) {
+  std::lock_guard lock(impl_->mu);
+  impl_->recording = on;
+}
 }  // namespace sluice::testing

@@ -64,6 +64,10 @@ class LocalHttpServer {
   // "http://127.0.0.1:<port>"
   std::string url() const;
 
+  // Off: requests are counted but not kept (for load tests, where keeping
+  // every request would be the biggest use of memory).
+  void set_recording(bool on);
+
   // Replaces the handler (takes effect for the next request).
   void set_handler(Handler handler);
 

@@ -16,3 +16,9 @@ sluice_test(sluice_kinesis_producer_integration_tests LABEL integration
 if(TARGET sluice)
   add_dependencies(sluice_kinesis_producer_integration_tests sluice)
 endif()
+
+# The engine under load, also run under TSan (label concurrency).
+sluice_test(sluice_kinesis_concurrency_tests LABEL concurrency BACKENDS
+  SOURCES
+    kinesis/consumer_concurrency_test.cc
+  LIBS sluice::kinesis)
