@@ -746,6 +746,17 @@ Producer::Producer(std::shared_ptr<Impl> impl, std::unique_ptr<ThreadPool> pool)
 
 Producer::~Producer() {
   (void)close(impl_->options.close_timeout);
+  if (pool_ && !impl_->options.kinesis) {
+    // The client we made posts its completions to our pool from its I/O
+    // thread; join that thread before the pool goes, so that no post() is
+    // still running when the io_context is destroyed.
+    std::shared_ptr<aws::KinesisClient> client;
+    {
+      std::lock_guard lock(impl_->mu);
+      client = std::move(impl_->kinesis);
+    }
+    client.reset();
+  }
   pool_.reset();
 }
 

@@ -185,6 +185,11 @@ struct ProducerOptions {
 
   // Where the producer's coroutines run. Default: a pool of `threads` of
   // its own. A given executor must keep running until close() returns.
+  // HTTP clients post their completions to this executor from their I/O
+  // threads: the producer's own pool outlives the client it made from
+  // `client`, but not a shared `kinesis` client or a network PayloadStore
+  // (S3), which may still be returning from such a post when the producer's
+  // destructor ends; with those, give an executor that outlives them.
   asio::any_io_executor executor{};
   // Threads of the producer's own pool. Default 2.
   std::size_t threads = 2;
