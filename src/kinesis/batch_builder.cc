@@ -72,6 +72,12 @@ Result<BatchStats> build_batch(
       }
     } else {
       if (check != AggregateCheck::kNotAggregated) ++stats.corrupt_aggregates;
+      // A plain record is user record 0 of itself: a checkpoint (seq, sub)
+      // covers it (the KCL writes sub 0 for plain records).
+      if (options.skip_through && kr.sequence_number == options.skip_sequence) {
+        ++stats.skipped_by_checkpoint;
+        continue;
+      }
       Record r = base;
       r.data = kr.data;
       r.partition_key = kr.partition_key;
