@@ -667,9 +667,12 @@ asio::awaitable<void> sender_loop(std::shared_ptr<Impl> self) {
       }
       if (!s.abandoned) {
         s.batcher.release_due(now);
+        // Flushing sends what is ready without waiting for linger; while a
+        // request is in flight, partial batches wait for it instead (records
+        // readied one by one, after their uploads, then share requests).
         const bool flush = s.closing || !s.flush_waiters.empty();
         while (!s.first_map_pending && s.in_flight_requests < s.options.max_in_flight &&
-               s.batcher.should_send(now, flush)) {
+               s.batcher.should_send(now, flush && s.in_flight_requests == 0)) {
           std::unique_ptr<Request> req = s.batcher.build(now);
           if (!req) break;
           ++s.in_flight_requests;

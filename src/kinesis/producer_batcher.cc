@@ -50,8 +50,9 @@ void Batcher::maybe_ready(Lane& lane, Clock::TimePoint now, bool front) {
     return;
   }
   lane.in_ready = true;
-  lane.due =
-      lane.records.front()->enqueued + std::chrono::duration_cast<Clock::Duration>(config_.linger);
+  const PendingRecord& head = *lane.records.front();
+  lane.due = std::max(head.enqueued, head.linger_from) +
+             std::chrono::duration_cast<Clock::Duration>(config_.linger);
   ready_records_ += lane.records.size();
   ready_bytes_ += lane.bytes;
   if (front && (ready_.empty() || lane.due <= ready_.front()->due)) {
@@ -89,6 +90,7 @@ PendingRecord* Batcher::add(RecordPtr record, Clock::TimePoint now, bool& wake) 
 
 bool Batcher::mark_ready(PendingRecord* record, Clock::TimePoint now) {
   record->ready = true;
+  record->linger_from = now;  // it may wait for company from now on
   Lane& lane = *record->lane;
   if (lane.records.empty() || lane.records.front().get() != record) return false;
   maybe_ready(lane, now, true);

@@ -55,6 +55,8 @@ struct PendingRecord {
   // Bytes counted against the buffer (size + claim-check object while held).
   std::size_t buffered_bytes = 0;
   Clock::TimePoint enqueued{};
+  // Linger counts from here: the put, or the end of its claim-check upload.
+  Clock::TimePoint linger_from{};
   int attempts = 0;     // PutRecords requests that carried it
   int max_retries = 0;  // -1: unlimited
   // False until its claim-check object is stored.

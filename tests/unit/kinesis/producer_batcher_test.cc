@@ -184,6 +184,19 @@ TEST_F(BatcherTest, UnreadyRecordsHoldTheirLane) {
   EXPECT_EQ(keys_of(*r4), (std::vector<std::string>{"c:3"}));
 }
 
+TEST_F(BatcherTest, LingerOfAClaimCheckedRecordStartsWhenItIsStored) {
+  Batcher b({.linger = 100ms});
+  auto r = make("a", "claim");
+  r->ready = false;
+  bool wake;
+  PendingRecord* p = b.add(std::move(r), now_, wake);
+  EXPECT_FALSE(b.should_send(now_ + 1s, false));
+  b.mark_ready(p, now_ + 1s);  // the upload took a second
+  EXPECT_FALSE(b.should_send(now_ + 1s, false)) << "waits for company";
+  EXPECT_EQ(b.next_deadline(), now_ + 1s + 100ms);
+  EXPECT_TRUE(b.should_send(now_ + 1s + 100ms, false));
+}
+
 TEST_F(BatcherTest, AggregatesByPredictedShardOneEntryPerShard) {
   Batcher b({.aggregate = true});
   auto map = std::make_shared<const ShardMap>(ShardMap::uniform(4));
