@@ -1,0 +1,387 @@
+// Throughput of sluice's managed Kafka consumer and sync/async producers,
+// each next to the raw librdkafka loop that does the same work, in the same
+// process against the same in-process mock cluster (librdkafka's mock
+// brokers on loopback: absolute numbers are the mock's and this machine's;
+// the managed/raw ratio is the point).
+//
+//   build/bench/bench_kafka                         # every case
+//   build/bench/bench_kafka --benchmark_filter=Consumer
+//
+// Consumers: N messages are produced first; the clock runs from the first
+// message received to the last (the ~3 s group join is left out), with a
+// fresh consumer group each run. Managed consumer: one job, handler on the
+// poll thread (the default), manual at-least-once commits every 1000
+// messages / 1 s. Raw consumer: KafkaConsumer::consume() in a loop with
+// librdkafka's default auto-commit.
+// Producers: N messages of null key; async ends when every delivery report
+// arrived, sync sends one message at a time and waits for its ack. Both
+// sides use acks=all and linger 5 ms (async) / 0 (sync).
+#include <benchmark/benchmark.h>
+#include <librdkafka/rdkafkacpp.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "sluice/kafka/consumer.h"
+#include "sluice/kafka/mock_cluster.h"
+#include "sluice/kafka/producer.h"
+#include "sluice/kafka/registry.h"
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using sluice::kafka::MockCluster;
+
+MockCluster& cluster() {
+  static std::unique_ptr<MockCluster> c = [] {
+    auto r = MockCluster::start({.brokers = 1});
+    if (!r.ok()) {
+      std::fprintf(stderr, "mock cluster: %s\n", r.status().to_string().c_str());
+      std::abort();
+    }
+    return std::move(*r);
+  }();
+  return *c;
+}
+
+std::unique_ptr<RdKafka::Conf> raw_conf() {
+  std::unique_ptr<RdKafka::Conf> c(RdKafka::Conf::create(RdKafka::Conf::CONF_GLOBAL));
+  std::string err;
+  c->set("bootstrap.servers", cluster().bootstrap_servers(), err);
+  c->set("log_level", "3", err);
+  return c;
+}
+
+// The mock keeps about 5 MB per partition (older messages are dropped), so
+// the consumer topics have 16 partitions and at most ~4 MB each.
+int consumer_messages(int size) { return size <= 100 ? 200'000 : 60'000; }
+constexpr int kConsumerPartitions = 16;
+
+// A topic holding `n` messages of `size` bytes, made once.
+std::string consumer_topic(int size) {
+  static std::mutex mu;
+  static std::map<int, std::string> made;
+  std::lock_guard lock(mu);
+  if (auto it = made.find(size); it != made.end()) return it->second;
+  const std::string topic = "consume-" + std::to_string(size);
+  (void)cluster().create_topic(topic, kConsumerPartitions);
+  auto conf = raw_conf();
+  std::string err;
+  conf->set("linger.ms", "20", err);
+  conf->set("batch.num.messages", "10000", err);
+  std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+  const std::string value(static_cast<std::size_t>(size), 'x');
+  for (int i = 0, n = consumer_messages(size); i < n; ++i) {
+    // Spread evenly: the mock drops what exceeds 5 MB in one partition.
+    while (p->produce(topic, i % kConsumerPartitions, RdKafka::Producer::RK_MSG_COPY,
+                      const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
+                      nullptr) == RdKafka::ERR__QUEUE_FULL) {
+      p->poll(10);
+    }
+  }
+  const auto flushed = p->flush(120'000);
+  if (flushed != RdKafka::ERR_NO_ERROR) {
+    std::fprintf(stderr, "preparing %s: %s\n", topic.c_str(), RdKafka::err2str(flushed).c_str());
+  }
+  if (std::getenv("BENCH_DEBUG")) {
+    for (int part = 0; part < kConsumerPartitions; ++part) {
+      std::int64_t lo = -1, hi = -1;
+      p->query_watermark_offsets(topic, part, &lo, &hi, 5000);
+      std::fprintf(stderr, "%s[%d]: %lld..%lld\n", topic.c_str(), part, static_cast<long long>(lo),
+                   static_cast<long long>(hi));
+    }
+  }
+  made[size] = topic;
+  return topic;
+}
+
+std::string fresh_group() {
+  static std::atomic<int> n{0};
+  return "bench-group-" + std::to_string(n.fetch_add(1));
+}
+
+void report(benchmark::State& state, std::int64_t messages, int size, double seconds) {
+  state.SetIterationTime(seconds);
+  state.counters["msgs_per_s"] =
+      benchmark::Counter(static_cast<double>(messages), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["MB_per_s"] = benchmark::Counter(static_cast<double>(messages) * size / 1e6,
+                                                  benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// ---- Consumers -------------------------------------------------------------------
+
+void BM_RawConsumer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  const std::string topic = consumer_topic(size);
+  const int n = consumer_messages(size);
+  for (auto _ : state) {
+    auto conf = raw_conf();
+    std::string err;
+    conf->set("group.id", fresh_group(), err);
+    conf->set("auto.offset.reset", "earliest", err);
+    conf->set("session.timeout.ms", "6000", err);
+    if (std::getenv("BENCH_RAW_LIKE_MANAGED")) {
+      conf->set("heartbeat.interval.ms", "1000", err);
+      conf->set("partition.assignment.strategy", "roundrobin", err);
+      conf->set("enable.auto.commit", "false", err);
+      conf->set("enable.auto.offset.store", "false", err);
+    }
+    std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+    c->subscribe({topic});
+    Clock::time_point prev{};
+    double max_gap = 0;
+    int got = 0;
+    std::size_t bytes = 0;
+    Clock::time_point first{};
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (got < n && Clock::now() < deadline) {
+      std::unique_ptr<RdKafka::Message> m(c->consume(100));
+      if (m->err() != RdKafka::ERR_NO_ERROR) {
+        if (m->err() != RdKafka::ERR__TIMED_OUT && std::getenv("BENCH_DEBUG")) {
+          std::fprintf(stderr, "raw consumer: %s after %d\n", m->errstr().c_str(), got);
+        }
+        continue;
+      }
+      if (got++ == 0) first = Clock::now();
+      if (std::getenv("BENCH_RAW_COMMIT") && got % 1000 == 0) {
+        std::vector<RdKafka::TopicPartition*> offs = {
+            RdKafka::TopicPartition::create(m->topic_name(), m->partition(), m->offset() + 1)};
+        c->commitAsync(offs);
+        RdKafka::TopicPartition::destroy(offs);
+      }
+      if (std::getenv("BENCH_DEBUG")) {
+        auto now = Clock::now();
+        if (got > 1) max_gap = std::max(max_gap, std::chrono::duration<double>(now - prev).count());
+        prev = now;
+        if (got == n) std::fprintf(stderr, "raw max gap %.3f\n", max_gap);
+      }
+      bytes += m->len();
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - first).count();
+    c->close();
+    benchmark::DoNotOptimize(bytes);
+    if (got < n) {
+      std::fprintf(stderr, "raw consumer: %d of %d messages\n", got, n);
+      state.SkipWithError("raw consumer: not every message arrived");
+    }
+    report(state, n, size, secs);
+  }
+}
+
+void run_managed_consumer(benchmark::State& state, int handler_threads) {
+  const int size = static_cast<int>(state.range(0));
+  const std::string topic = consumer_topic(size);
+  const int n = consumer_messages(size);
+  for (auto _ : state) {
+    sluice::MetricsRegistry metrics;
+    sluice::kafka::Registry registry(
+        {.metrics = &metrics,
+         .logger = std::getenv("BENCH_DEBUG") ? sluice::make_stderr_logger(sluice::LogLevel::kInfo)
+                                              : nullptr});
+    sluice::kafka::ConsumerConfig cfg;
+    cfg.job_name = "bench";
+    cfg.topics = {topic};
+    cfg.bootstrap_servers = cluster().bootstrap_servers();
+    cfg.group = fresh_group();
+    cfg.initial_offset = sluice::kafka::InitialOffset::kOldest;
+    cfg.session_timeout = std::chrono::milliseconds(6000);
+    cfg.heartbeat_interval = std::chrono::milliseconds(1000);
+    cfg.handler_threads = handler_threads;
+    if (const char* e = std::getenv("BENCH_COMMIT_EVERY")) cfg.commit_every_messages = std::atoi(e);
+    if (const char* e = std::getenv("BENCH_PROP")) {
+      std::string kv = e;
+      cfg.properties[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
+    }
+    std::atomic<int> got{0};
+    std::atomic<std::size_t> bytes{0};
+    Clock::time_point first{}, last{};
+    std::mutex mu;
+    std::condition_variable done;
+    Clock::time_point prev{};
+    double max_gap = 0;
+    int gap_at = 0;
+    auto handler = [&](sluice::kafka::HandlerContext&, const sluice::kafka::Message& m) {
+      bytes.fetch_add(m.value().size(), std::memory_order_relaxed);
+      const int k = got.fetch_add(1, std::memory_order_relaxed) + 1;
+      if (std::getenv("BENCH_DEBUG")) {
+        auto now = Clock::now();
+        double gap = 0;
+        if (k > 1) {
+          gap = std::chrono::duration<double>(now - prev).count();
+          if (gap > max_gap) {
+            max_gap = gap;
+            gap_at = k;
+          }
+        }
+        prev = now;
+        if (gap > 0.1) std::fprintf(stderr, "gap %.3f s before message %d\n", gap, k);
+        if (k == n) std::fprintf(stderr, "max gap %.3f s at message %d\n", max_gap, gap_at);
+      }
+      if (k == 1) first = Clock::now();
+      if (k == n) {
+        std::lock_guard lock(mu);
+        last = Clock::now();
+        done.notify_one();
+      }
+      return sluice::Status();
+    };
+    (void)registry.register_consumer(sluice::kafka::make_consumer(cfg, handler));
+    (void)registry.set_consumer_switch("bench", true);
+    (void)registry.start_all();
+    {
+      std::unique_lock lock(mu);
+      done.wait_for(lock, std::chrono::seconds(120), [&] { return got.load() >= n; });
+    }
+    registry.stop();
+    (void)registry.wait_stop();
+    if (got.load() < n) state.SkipWithError("managed consumer: not every message arrived");
+    report(state, n, size, std::chrono::duration<double>(last - first).count());
+  }
+}
+
+void BM_ManagedConsumer(benchmark::State& state) { run_managed_consumer(state, 0); }
+void BM_ManagedConsumer4Threads(benchmark::State& state) { run_managed_consumer(state, 4); }
+
+// ---- Async producers -----------------------------------------------------------
+
+int async_messages(int size) { return size <= 100 ? 300'000 : 100'000; }
+int sync_messages() { return 3'000; }
+
+struct CountingDr final : RdKafka::DeliveryReportCb {
+  std::atomic<int> ok{0};
+  std::atomic<int> failed{0};
+  void dr_cb(RdKafka::Message& m) override {
+    (m.err() == RdKafka::ERR_NO_ERROR ? ok : failed).fetch_add(1, std::memory_order_relaxed);
+  }
+};
+
+void BM_RawAsyncProducer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  const int n = async_messages(size);
+  const std::string value(static_cast<std::size_t>(size), 'x');
+  (void)cluster().create_topic("produce-raw", 4);
+  for (auto _ : state) {
+    CountingDr dr;
+    auto conf = raw_conf();
+    std::string err;
+    conf->set("acks", "all", err);
+    conf->set("linger.ms", "5", err);
+    conf->set("dr_cb", &dr, err);
+    std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      while (p->produce("produce-raw", RdKafka::Topic::PARTITION_UA,
+                        RdKafka::Producer::RK_MSG_COPY, const_cast<char*>(value.data()),
+                        value.size(), nullptr, 0, 0, nullptr) == RdKafka::ERR__QUEUE_FULL) {
+        p->poll(1);
+      }
+      if ((i & 1023) == 0) p->poll(0);
+    }
+    p->flush(120'000);
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (dr.ok.load() != n) state.SkipWithError("raw async producer: deliveries missing");
+    report(state, n, size, secs);
+  }
+}
+
+void BM_AsyncProducer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  const int n = async_messages(size);
+  const std::string value(static_cast<std::size_t>(size), 'x');
+  (void)cluster().create_topic("produce-managed", 4);
+  for (auto _ : state) {
+    sluice::MetricsRegistry metrics;
+    sluice::kafka::ProducerConfig pc;
+    pc.bootstrap_servers = cluster().bootstrap_servers();
+    pc.enable_sync_producer = false;
+    pc.enable_async_producer = true;
+    auto p = sluice::kafka::Producer::create(pc, {.metrics = &metrics, .logger = nullptr});
+    std::atomic<int> ok{0};
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      (void)(*p)->send_async("produce-managed", std::nullopt, value,
+                             [&ok](const sluice::Result<sluice::kafka::Delivery>& r) {
+                               if (r.ok()) ok.fetch_add(1, std::memory_order_relaxed);
+                             });
+    }
+    (void)(*p)->flush(std::chrono::seconds(120));
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (ok.load() != n) state.SkipWithError("async producer: deliveries missing");
+    report(state, n, size, secs);
+  }
+}
+
+// ---- Sync producers ------------------------------------------------------------
+
+void BM_RawSyncProducer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  const int n = sync_messages();
+  const std::string value(static_cast<std::size_t>(size), 'x');
+  (void)cluster().create_topic("produce-raw-sync", 4);
+  for (auto _ : state) {
+    CountingDr dr;
+    auto conf = raw_conf();
+    std::string err;
+    conf->set("acks", "all", err);
+    conf->set("linger.ms", "0", err);
+    conf->set("dr_cb", &dr, err);
+    std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) {
+      p->produce("produce-raw-sync", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
+                 const_cast<char*>(value.data()), value.size(), nullptr, 0, 0, nullptr);
+      while (dr.ok.load() + dr.failed.load() <= i) p->poll(10);
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (dr.ok.load() != n) state.SkipWithError("raw sync producer: deliveries missing");
+    report(state, n, size, secs);
+  }
+}
+
+void BM_SyncProducer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  const int n = sync_messages();
+  const std::string value(static_cast<std::size_t>(size), 'x');
+  (void)cluster().create_topic("produce-managed-sync", 4);
+  for (auto _ : state) {
+    sluice::MetricsRegistry metrics;
+    sluice::kafka::ProducerConfig pc;
+    pc.bootstrap_servers = cluster().bootstrap_servers();
+    auto p = sluice::kafka::Producer::create(pc, {.metrics = &metrics, .logger = nullptr});
+    int ok = 0;
+    const auto start = Clock::now();
+    for (int i = 0; i < n; ++i) ok += (*p)->send("produce-managed-sync", std::nullopt, value).ok();
+    const double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    if (ok != n) state.SkipWithError("sync producer: deliveries missing");
+    report(state, n, size, secs);
+  }
+}
+
+#define KAFKA_BENCH(fn)                                                                     \
+  BENCHMARK(fn)->Arg(100)->Arg(1024)->UseManualTime()->Iterations(1)->Repetitions(3)->     \
+      ReportAggregatesOnly(false)->Unit(benchmark::kMillisecond)
+
+KAFKA_BENCH(BM_RawConsumer);
+KAFKA_BENCH(BM_ManagedConsumer);
+BENCHMARK(BM_ManagedConsumer4Threads)
+    ->Arg(100)
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Repetitions(3)
+    ->Unit(benchmark::kMillisecond);
+KAFKA_BENCH(BM_RawAsyncProducer);
+KAFKA_BENCH(BM_AsyncProducer);
+KAFKA_BENCH(BM_RawSyncProducer);
+KAFKA_BENCH(BM_SyncProducer);
+
+}  // namespace
+
+BENCHMARK_MAIN();
