@@ -45,6 +45,7 @@ struct Context {
 
 // Command groups; each lives in its own file.
 void add_doctor_command(CLI::App& root, Context& ctx);
+void add_demo_command(CLI::App& root, Context& ctx);
 void add_aws_commands(CLI::App& root, Context& ctx);
 void add_kinesis_commands(CLI::App& root, Context& ctx);
 void add_redis_commands(CLI::App& root, Context& ctx);

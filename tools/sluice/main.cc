@@ -14,7 +14,10 @@ std::shared_ptr<Logger> GlobalOptions::logger() const {
 }
 
 void Context::on_run(CLI::App* sub, std::string path, Action action_fn) {
+  // CLI11 runs a chosen subcommand's callback before its parent's: the first
+  // one to run is the deepest command named, and it wins.
   sub->final_callback([this, path = std::move(path), fn = std::move(action_fn)] {
+    if (action) return;
     action_path = path;
     action = fn;
   });
@@ -41,6 +44,7 @@ int run(int argc, char** argv) {
         return l.ok() ? std::string() : std::string(l.status().message());
       });
 
+  add_demo_command(app, ctx);
   add_doctor_command(app, ctx);
   add_aws_commands(app, ctx);
   add_kinesis_commands(app, ctx);
