@@ -66,6 +66,26 @@ else the default chain (environment, web identity, profile, container, EC2).
 The signed output contains a signature, never the secret key; it does contain
 the session token, if any.)";
 
+constexpr const char* kCredentialsFooter = R"(
+Tries the default chain in order and prints the first source that answers:
+environment (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_SESSION_TOKEN), web
+identity (AWS_WEB_IDENTITY_TOKEN_FILE + AWS_ROLE_ARN), the profile of
+~/.aws/credentials and ~/.aws/config (keys, role_arn with source_profile or
+credential_source, credential_process), container credentials
+(AWS_CONTAINER_CREDENTIALS_RELATIVE_URI / _FULL_URI), EC2 instance metadata.
+
+Prints source, access_key_id, whether a session token is present, and when the
+credentials expire. The secret key and the token are never printed. Exit
+status 1, with every source tried and why it failed, when none answers.)";
+
+constexpr const char* kEndpointFooter = R"(
+Region: --region, else AWS_REGION, AWS_DEFAULT_REGION, then the profile's
+region. Without one, the endpoint can only come from the configuration below.
+Endpoint: --endpoint-url, else AWS_ENDPOINT_URL_<SERVICE> (e.g.
+AWS_ENDPOINT_URL_KINESIS), AWS_ENDPOINT_URL, the profile's services section or
+endpoint_url, then https://<service>.<region>.amazonaws.com.
+AWS_IGNORE_CONFIGURED_ENDPOINT_URLS=true skips the environment and the profile.)";
+
 // "kinesis.us-east-1.amazonaws.com" -> {"kinesis", "us-east-1"}.
 std::pair<std::string, std::string> service_and_region_from_host(std::string host) {
   if (auto colon = host.find(':'); colon != std::string::npos) host.resize(colon);
@@ -207,6 +227,7 @@ void add_credentials_command(CLI::App& group, Context& ctx) {
       "credentials",
       "Resolve AWS credentials with the default chain and say where they came from (never the "
       "secret)");
+  cmd->footer(kCredentialsFooter);
   cmd->add_option("--profile", *profile,
                   "Shared-config profile (default: AWS_PROFILE, then default)");
   ctx.on_run(cmd, "aws credentials", [profile, &ctx]() -> Status {
@@ -235,8 +256,11 @@ void add_endpoint_command(CLI::App& group, Context& ctx) {
   };
   auto o = std::make_shared<Opts>();
   auto* cmd = group.add_subcommand(
-      "endpoint", "Print the region and the endpoint URL a service client would use, and why");
-  cmd->add_option("--service", o->service, "kinesis, dynamodb, s3 or sts");
+      "endpoint", "Print the region and the endpoint URL a service client would use");
+  cmd->footer(kEndpointFooter);
+  cmd->add_option("--service", o->service,
+                  "Service: kinesis, dynamodb, s3 or sts (or another signing name, for the "
+                  "AWS_ENDPOINT_URL_<NAME> variable and the default endpoint)");
   cmd->add_option("--profile", o->profile,
                   "Shared-config profile (default: AWS_PROFILE, then default)");
   ctx.on_run(cmd, "aws endpoint", [o, &ctx]() -> Status {
@@ -261,7 +285,8 @@ void add_endpoint_command(CLI::App& group, Context& ctx) {
 }  // namespace
 
 void add_aws_commands(CLI::App& root, Context& ctx) {
-  auto* group = root.add_subcommand("aws", "AWS helpers: SigV4 signing and credential checks");
+  auto* group = root.add_subcommand(
+      "aws", "AWS helpers: SigV4 signing, and which credentials, region and endpoint apply");
   group->require_subcommand(1);
   add_sign_command(*group, ctx);
   add_credentials_command(*group, ctx);

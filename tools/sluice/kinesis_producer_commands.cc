@@ -380,7 +380,7 @@ void add_produce_command(CLI::App& group, Context& ctx) {
   cmd->footer(kProduceFooter);
   cmd->add_option("--stream", o->stream, "Stream name")->envname("STREAM_NAME");
   cmd->add_option("--count", o->count,
-                  "Records to write (default: 1000 generated, or every input line)");
+                  "Records to write (-1, the default: 1000 generated, or every input line)");
   cmd->add_option("--rate", o->rate, "Records per second, in total (0: as fast as possible)")
       ->check(CLI::NonNegativeNumber);
   cmd->add_option("--payload-bytes", o->payload_bytes, "Size of each generated payload")
@@ -410,7 +410,8 @@ void add_produce_command(CLI::App& group, Context& ctx) {
   cmd->add_option("--claim-check-bucket", o->claim_check_bucket,
                   "Store payloads over the threshold in this S3 bucket and send a reference");
   cmd->add_option("--claim-check-threshold", o->claim_check_threshold,
-                  "Bytes above which a payload is claim-checked (default 262144)");
+                  "Bytes above which a payload is claim-checked, with --claim-check-bucket "
+                  "(0: 262144)");
   cmd->add_option("--claim-check-prefix", o->claim_check_prefix,
                   "Key prefix of claim-checked objects ({prefix}/{uuid})");
   cmd->add_option("--s3-endpoint-url", o->s3_endpoint_url,

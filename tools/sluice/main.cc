@@ -26,9 +26,10 @@ void Context::on_run(CLI::App* sub, std::string path, Action action_fn) {
 namespace {
 
 int run(int argc, char** argv) {
-  CLI::App app{"sluice: read from and write to Kinesis, Redis Streams and Kafka, with "
-               "checkpoints, leases and retries.",
-               "sluice"};
+  CLI::App app{
+      "sluice: read from and write to Kinesis, Redis Streams and Kafka, with "
+      "checkpoints, leases and retries.",
+      "sluice"};
   app.set_version_flag("--version", std::string("sluice ") + version());
   app.require_subcommand(1);
   app.fallthrough();  // global flags may come after the subcommand
@@ -37,7 +38,8 @@ int run(int argc, char** argv) {
   app.option_defaults()->always_capture_default();
   app.add_option("--endpoint-url", ctx.global.endpoint_url,
                  "Service endpoint to use instead of the AWS default (e.g. a local emulator)");
-  app.add_option("--region", ctx.global.region, "AWS region (default: AWS_REGION, then the profile)");
+  app.add_option("--region", ctx.global.region,
+                 "AWS region (default: AWS_REGION, then the profile)");
   app.add_option("--log-level", ctx.global.log_level, "trace, debug, info, warn, error or off")
       ->check([](const std::string& v) {
         auto l = parse_log_level(v);
@@ -50,6 +52,14 @@ int run(int argc, char** argv) {
   add_kinesis_commands(app, ctx);
   add_redis_commands(app, ctx);
   add_kafka_commands(app, ctx);
+  // After the subcommands: CLI11 copies a parent's footer into subcommands made later.
+  app.footer(
+      "\nRun `sluice COMMAND --help` for each command's options.\n"
+      "AWS commands resolve credentials, region and endpoints as the AWS SDKs do (AWS_PROFILE, "
+      "AWS_REGION, AWS_ENDPOINT_URL_<SERVICE>, AWS_ENDPOINT_URL, ~/.aws/config); see "
+      "`sluice aws --help`.\n"
+      "Exit status: 0 success, 1 the command failed (the message names the cause), 2 the "
+      "command line is wrong.");
 
   try {
     app.parse(argc, argv);
@@ -65,7 +75,8 @@ int run(int argc, char** argv) {
   }
   Status s = ctx.action();
   if (!s.ok()) {
-    std::fprintf(stderr, "sluice %s: %s\n", ctx.action_path.c_str(), std::string(s.message()).c_str());
+    std::fprintf(stderr, "sluice %s: %s\n", ctx.action_path.c_str(),
+                 std::string(s.message()).c_str());
     return s.code() == StatusCode::kInvalidArgument ? kExitUsage : kExitFailure;
   }
   return kExitOk;
@@ -74,4 +85,6 @@ int run(int argc, char** argv) {
 }  // namespace
 }  // namespace sluice::cli
 
-int main(int argc, char** argv) { return sluice::cli::run(argc, argv); }
+int main(int argc, char** argv) {
+  return sluice::cli::run(argc, argv);
+}
