@@ -26,7 +26,7 @@ struct DemoOptions {
   int redis_delay_ms = 3;
   // Kafka act.
   int kafka_messages = 3000;
-  std::chrono::seconds act_timeout{120};
+  std::chrono::seconds act_timeout{150};
   std::stop_token stop;
 };
 
@@ -34,6 +34,16 @@ struct RedisWorkerOptions {
   std::string redis_url, service, id;
   int delay_ms = 3;
 };
+
+struct KinesisWorkerOptions {
+  std::string kinesis_endpoint, dynamodb_endpoint, s3_endpoint, s3_bucket;
+  std::string stream, table, id;
+};
+
+Result<Ledger::Summary> run_kinesis_act(const DemoOptions& options, View& view);
+Status run_kinesis_worker(const KinesisWorkerOptions& options);
+
+Result<Ledger::Summary> run_kafka_act(const DemoOptions& options, View& view);
 
 Result<Ledger::Summary> run_redis_act(const DemoOptions& options, View& view);
 Status run_redis_worker(const RedisWorkerOptions& options);

@@ -40,14 +40,19 @@ Status run_redis_worker(const RedisWorkerOptions& o) {
   client_options.lbs_idle_time = 4s;
   client_options.lbs_block_time = 200ms;
   client_options.group_start_id = "0";
-  SLUICE_ASSIGN_OR_RETURN(auto client, redis::RedisStreamClient::create(redis, o.service, client_options));
+  // Expired locks are noticed through keyspace events; a local demo server
+  // may not publish them yet.
+  client_options.configure_keyspace_events = true;
+  SLUICE_ASSIGN_OR_RETURN(auto client,
+                          redis::RedisStreamClient::create(redis, o.service, client_options));
 
   redis::DataStreamReaderOptions reader_options;
   reader_options.batch_size = 5;
   reader_options.block_time = 100ms;
   std::unique_ptr<redis::DataStreamReader> reader;
   std::vector<std::string> finished;  // guarded by out_mu
-  auto handler = [&](std::string_view stream, const std::vector<redis::StreamEntry>& batch) -> Status {
+  auto handler = [&](std::string_view stream,
+                     const std::vector<redis::StreamEntry>& batch) -> Status {
     bool last = false;
     for (const auto& e : batch) {
       std::string id;
@@ -56,7 +61,7 @@ Status run_redis_worker(const RedisWorkerOptions& o) {
         if (k == "last") last = true;
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(o.delay_ms));  // the work
-      print("D " + id + " " + std::to_string(now_ms()));
+      print("D " + id + " " + std::to_string(now_us()));
     }
     if (last) {
       // Finished: the main loop hands the stream back.
@@ -65,7 +70,8 @@ Status run_redis_worker(const RedisWorkerOptions& o) {
     }
     return Status();
   };
-  SLUICE_ASSIGN_OR_RETURN(reader, redis::DataStreamReader::create(redis, o.service, reader_options, handler));
+  SLUICE_ASSIGN_OR_RETURN(
+      reader, redis::DataStreamReader::create(redis, o.service, reader_options, handler));
   SLUICE_ASSIGN_OR_RETURN(auto queue, client->init());
   while (!stop.stop_requested()) {
     std::vector<std::string> done;
@@ -108,7 +114,8 @@ Result<Ledger::Summary> run_redis_act(const DemoOptions& o, View& view) {
   SLUICE_ASSIGN_OR_RETURN(auto redis, redis::RedisClient::connect(o.redis_url));
   const std::string service = "sluice-demo-" + std::to_string(std::random_device{}() % 100000);
   const int streams = o.redis_streams, per_stream = o.redis_messages_per_stream;
-  view.event("redis: " + std::to_string(streams) + " data streams of " + std::to_string(per_stream) +
+  view.event("redis: " + std::to_string(streams) + " data streams of " +
+             std::to_string(per_stream) +
              " messages, handed to 3 clients over the load balancer stream " + service + "-input");
   Ledger ledger;
   for (int s = 0; s < streams; ++s) {
@@ -134,15 +141,17 @@ Result<Ledger::Summary> run_redis_act(const DemoOptions& o, View& view) {
     const std::string out = o.work_dir + "/redis-" + name + ".out";
     clients.push_back(std::make_unique<Child>(
         name,
-        std::vector<std::string>{"demo", "redis-worker", "--redis", o.redis_url, "--service", service, "--id",
-                                 "redis-consumer-demo-" + name, "--delay-ms", std::to_string(o.redis_delay_ms)},
+        std::vector<std::string>{"demo", "redis-worker", "--redis", o.redis_url, "--service",
+                                 service, "--id", "redis-consumer-demo-" + name, "--delay-ms",
+                                 std::to_string(o.redis_delay_ms)},
         out, o.work_dir + "/redis-" + name + ".err"));
     tails.push_back(std::make_unique<Tail>(out));
   };
   for (int i = 0; i < 3; ++i) start_client(i);
   std::this_thread::sleep_for(500ms);  // clients in the group before streams arrive
   for (int s = 0; s < streams; ++s) {
-    SLUICE_RETURN_IF_ERROR(redis::lbs_add(*redis, service, service + "-data-" + std::to_string(s)).status());
+    SLUICE_RETURN_IF_ERROR(
+        redis::lbs_add(*redis, service, service + "-data-" + std::to_string(s)).status());
   }
 
   std::map<std::string, std::set<std::string>> owned;  // client -> streams
@@ -151,7 +160,8 @@ Result<Ledger::Summary> run_redis_act(const DemoOptions& o, View& view) {
   std::int64_t seq = 0;
   bool killed = false;
   const auto deadline = std::chrono::steady_clock::now() + o.act_timeout;
-  const std::size_t total = static_cast<std::size_t>(streams) * static_cast<std::size_t>(per_stream);
+  const std::size_t total =
+      static_cast<std::size_t>(streams) * static_cast<std::size_t>(per_stream);
   while (std::chrono::steady_clock::now() < deadline && !o.stop.stop_requested()) {
     for (std::size_t i = 0; i < clients.size(); ++i) {
       const std::string& name = clients[i]->name();
@@ -170,7 +180,8 @@ Result<Ledger::Summary> run_redis_act(const DemoOptions& o, View& view) {
           owned[name].erase(rest);
         }
       }
-      state[name] = clients[i]->running() ? "running" : (killed && i == 1 ? "killed (SIGKILL)" : "stopped");
+      state[name] =
+          clients[i]->running() ? "running" : (killed && i == 1 ? "killed (SIGKILL)" : "stopped");
     }
     const std::size_t unique = ledger.unique_delivered();
     std::vector<std::vector<std::string>> rows;
@@ -178,17 +189,21 @@ Result<Ledger::Summary> run_redis_act(const DemoOptions& o, View& view) {
       rows.push_back({c->name(), std::to_string(c->pid()), state[c->name()],
                       std::to_string(owned[c->name()].size()), std::to_string(handled[c->name()])});
     }
-    std::vector<std::string> block{View::bar("redis", static_cast<double>(unique), static_cast<double>(total))};
-    for (auto& l : View::table({"client", "pid", "state", "streams", "messages"}, rows)) block.push_back("  " + l);
+    std::vector<std::string> block{
+        View::bar("redis", static_cast<double>(unique), static_cast<double>(total))};
+    for (auto& l : View::table({"client", "pid", "state", "streams", "messages"}, rows))
+      block.push_back("  " + l);
     view.status(block);
     if (!killed && unique >= total / 3) {
       clients[1]->signal(SIGKILL);
       killed = true;
-      view.event("  killed client-1 with SIGKILL holding " + std::to_string(owned["client-1"].size()) +
+      view.event("  killed client-1 with SIGKILL holding " +
+                 std::to_string(owned["client-1"].size()) +
                  " streams; their locks expire in 1 s and the others claim them");
       owned["client-1"].clear();
     }
     if (unique >= total) break;
+    SLUICE_RETURN_IF_ERROR(all_exited(clients));
     std::this_thread::sleep_for(100ms);
   }
   for (auto& c : clients) c->signal(SIGTERM);

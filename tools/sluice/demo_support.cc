@@ -15,8 +15,8 @@ extern char** environ;
 
 namespace sluice::cli::demo {
 
-std::int64_t now_ms() {
-  return std::chrono::duration_cast<std::chrono::milliseconds>(
+std::int64_t now_us() {
+  return std::chrono::duration_cast<std::chrono::microseconds>(
              std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
@@ -25,7 +25,7 @@ std::int64_t now_ms() {
 
 Child::Child(std::string name, std::vector<std::string> args, const std::string& out_path,
              const std::string& err_path)
-    : name_(std::move(name)), out_path_(out_path) {
+    : name_(std::move(name)), out_path_(out_path), err_path_(err_path) {
   std::vector<std::string> argv_s;
   argv_s.push_back("/proc/self/exe");
   for (auto& a : args) argv_s.push_back(std::move(a));
@@ -41,7 +41,8 @@ Child::Child(std::string name, std::vector<std::string> args, const std::string&
   char self[4096];
   const ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   if (n > 0) self[n] = 0;
-  if (posix_spawn(&pid_, n > 0 ? self : "/proc/self/exe", &fa, nullptr, argv.data(), environ) != 0) pid_ = -1;
+  if (posix_spawn(&pid_, n > 0 ? self : "/proc/self/exe", &fa, nullptr, argv.data(), environ) != 0)
+    pid_ = -1;
   posix_spawn_file_actions_destroy(&fa);
 }
 
@@ -76,6 +77,25 @@ int Child::wait(std::chrono::milliseconds timeout) {
   return status_;
 }
 
+std::string Child::last_error_line() const {
+  std::ifstream in(err_path_);
+  std::string line, last;
+  while (std::getline(in, line)) {
+    if (!line.empty()) last = line;
+  }
+  return last;
+}
+
+Status all_exited(std::vector<std::unique_ptr<Child>>& children) {
+  if (children.empty()) return Status();
+  for (auto& c : children) {
+    if (c->running()) return Status();
+  }
+  const std::string why = children.front()->last_error_line();
+  return Status::internal("every worker process exited; " + children.front()->name() +
+                          " said: " + (why.empty() ? "(nothing)" : why));
+}
+
 // --- Tail ---------------------------------------------------------------------------
 
 std::vector<std::string> Tail::new_lines() {
@@ -97,9 +117,13 @@ std::vector<std::string> Tail::new_lines() {
 
 // --- View ---------------------------------------------------------------------------
 
-View::View() : tty_(isatty(STDOUT_FILENO) && std::getenv("TERM") && std::strcmp(std::getenv("TERM"), "dumb")) {}
+View::View()
+    : tty_(isatty(STDOUT_FILENO) && std::getenv("TERM") &&
+           std::strcmp(std::getenv("TERM"), "dumb")) {}
 
-View::~View() { finish(); }
+View::~View() {
+  finish();
+}
 
 void View::erase_block() {
   if (!tty_ || drawn_ == 0) return;
@@ -215,15 +239,17 @@ Ledger::Summary Ledger::summarize() const {
     if (k == keys_.end() || !seen.insert(d.id).second) continue;
     auto it = last.find(k->second.first);
     if (it != last.end() && k->second.second < it->second) ++s.order_violations;
-    last[k->second.first] = std::max(it == last.end() ? k->second.second : it->second, k->second.second);
+    last[k->second.first] =
+        std::max(it == last.end() ? k->second.second : it->second, k->second.second);
   }
   return s;
 }
 
 std::string Ledger::line(const std::string& prefix, const Summary& s) {
-  return prefix + ": produced " + std::to_string(s.produced) + ", delivered " + std::to_string(s.unique) +
-         " unique, " + std::to_string(s.duplicates) + " duplicates, lost " + std::to_string(s.lost) +
-         ", order violations " + std::to_string(s.order_violations);
+  return prefix + ": produced " + std::to_string(s.produced) + ", delivered " +
+         std::to_string(s.unique) + " unique, " + std::to_string(s.duplicates) +
+         " duplicates, lost " + std::to_string(s.lost) + ", order violations " +
+         std::to_string(s.order_violations);
 }
 
 }  // namespace sluice::cli::demo

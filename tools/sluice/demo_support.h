@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <cstdio>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -18,9 +19,9 @@
 
 namespace sluice::cli::demo {
 
-// Milliseconds since the epoch: workers stamp deliveries with it so that the
+// Microseconds since the epoch: workers stamp deliveries with it so that the
 // ledger can merge several processes' outputs in time order.
-std::int64_t now_ms();
+std::int64_t now_us();
 
 // This program again (/proc/self/exe) with other arguments, its stdout and
 // stderr in files; killed (SIGKILL) if still running when destroyed.
@@ -39,13 +40,20 @@ class Child {
   // Exit status (128 + signal when killed), or -1 if still running after `timeout`.
   int wait(std::chrono::milliseconds timeout);
   const std::string& out_path() const { return out_path_; }
+  // The last non-empty line it wrote to stderr (why it stopped, usually).
+  std::string last_error_line() const;
 
  private:
   std::string name_;
   std::string out_path_;
+  std::string err_path_;
   pid_t pid_ = -1;
   int status_ = -1;
 };
+
+// An error naming why, when every child has exited (a misconfigured back end,
+// usually): the act cannot finish, so it should not wait for its timeout.
+Status all_exited(std::vector<std::unique_ptr<Child>>& children);
 
 // Reads lines appended to a file since the last call.
 class Tail {
@@ -93,7 +101,7 @@ class Ledger {
   // A produced record: `key` (partition key / stream / message key) and its
   // position in that key's order (0, 1, 2, ...).
   void produced(const std::string& id, const std::string& key, std::int64_t order);
-  // A delivery, as a worker reported it (at `ms`, in file order `seq`).
+  // A delivery, as a worker reported it (at `us`, in file order `seq`).
   void delivered(const std::string& id, std::int64_t ms, std::int64_t seq);
 
   struct Summary {
