@@ -8,6 +8,7 @@
 #include "sluice/aws/kinesis_client.h"
 #include "sluice/core/shutdown_signals.h"
 #include "sluice/kinesis/consumer.h"
+#include "sluice/kinesis/payload_codec.h"
 #include "sluice/kinesis/sqlite_checkpoint_store.h"
 
 int fail(const sluice::Status& s) {
@@ -26,6 +27,8 @@ int main() {
   sluice::kinesis::ConsumerOptions options;
   options.stream_name = "orders";
   options.start_position = sluice::kinesis::StartPosition::kTrimHorizon;
+  // Undo the producer's compression (no claim-check store here).
+  options.payload_decoder = sluice::kinesis::make_payload_decoder(nullptr);
   options.record_handler = [](const sluice::kinesis::Record& r) -> sluice::Status {
     std::printf("%.*s %.*s\n", static_cast<int>(r.shard_id.size()), r.shard_id.data(),
                 static_cast<int>(r.data.size()), r.data.data());
