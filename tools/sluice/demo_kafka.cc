@@ -170,7 +170,8 @@ Result<Ledger::Summary> run_kafka_act(const DemoOptions& o, View& view) {
       block.push_back("  " + l);
     }
     view.status(block);
-    if (sent >= total &&
+    // Done when everything sent was handled and the switch went off and on.
+    if (sent >= total && sw == Switch::kBackOn &&
         unique + static_cast<std::size_t>(failed_sends.load()) >= static_cast<std::size_t>(total)) {
       break;
     }
