@@ -8,8 +8,8 @@
 //   TTL   `ttl`, refreshed by every save()
 //
 //   auto redis = sluice::redis::RedisClient::connect("redis://127.0.0.1:6379");
-//   sluice::redis::RedisCheckpointStore store(*redis);
-//   engine_options.checkpoint_store = &store;
+//   auto store = std::make_shared<sluice::redis::RedisCheckpointStore>(*redis);
+//   auto consumer = sluice::kinesis::Consumer::create(options, kinesis, store);
 //
 // list() walks the keys with SCAN (never KEYS). Shard ids must not contain
 // ':' (Kinesis shard ids never do): keys with one after the stream prefix are

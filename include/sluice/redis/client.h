@@ -45,7 +45,7 @@ class ThreadPool;
 namespace sluice::redis {
 
 struct RedisClientOptions {
-  ConnectionOptions connection;
+  ConnectionOptions connection{};
   // Most blocking connections open at once (idle and in use). A caller that
   // finds all of them in use waits up to `acquire_timeout`.
   std::size_t max_connections = 16;
@@ -56,9 +56,9 @@ struct RedisClientOptions {
       RetryPolicy::exponential(std::chrono::milliseconds(100), std::chrono::seconds(2), 3);
   // Where asynchronous connections run. Empty = a one-thread pool owned by
   // the client ("sluice-redis"), started on first asynchronous use.
-  asio::any_io_executor executor;
+  asio::any_io_executor executor{};
   // Null = no-op logger / MetricsRegistry::global() / Clock::real().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
   MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;
 

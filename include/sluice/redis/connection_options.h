@@ -33,16 +33,16 @@ struct ConnectionOptions {
   std::string host = "127.0.0.1";
   std::uint16_t port = 6379;
   // Path of a Unix domain socket; when not empty it is used instead of host/port.
-  std::string unix_socket;
+  std::string unix_socket{};
   // Logical database selected after connecting (SELECT). Keyspace
   // notifications are subscribed for this database too.
   int db = 0;
   // ACL user name (Redis >= 6); empty = AUTH with the password alone.
-  std::string username;
+  std::string username{};
   // Never logged and never part of an error message. Empty = no AUTH.
-  std::string password;
+  std::string password{};
   // Sent as CLIENT SETNAME so that CLIENT LIST shows who is connected; empty = none.
-  std::string client_name;
+  std::string client_name{};
   // Bound on establishing a connection (TCP connect plus AUTH/SELECT).
   std::chrono::milliseconds connect_timeout{5000};
   // Bound on one command's reply (blocking commands add their own block time).

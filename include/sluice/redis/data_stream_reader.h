@@ -64,8 +64,8 @@ struct DataStreamReaderOptions {
   // kConsumerGroup: the group on every data stream (empty = "<service>-data")
   // and this consumer's name in it (empty = "reader-<hostname>-<pid>"; use
   // the RedisStreamClient's id()).
-  std::string group;
-  std::string consumer;
+  std::string group{};
+  std::string consumer{};
   // Entries per handler call, at most.
   int batch_size = 100;
   // XREAD BLOCK time; also how long add()/remove() may take to be noticed.
@@ -75,7 +75,7 @@ struct DataStreamReaderOptions {
   RetryPolicy handler_retry =
       RetryPolicy::exponential(std::chrono::milliseconds(100), std::chrono::seconds(10), 3);
   // Null = no-op logger / MetricsRegistry::global() / Clock::real().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
   MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;
 

@@ -18,7 +18,7 @@
 //
 //   auto redis = sluice::redis::RedisClient::connect(url);
 //   auto leases = sluice::redis::RedisLeaseManager::create(*redis, {.ttl = 30s});
-//   engine_options.lease_manager = leases->get();
+//   consumer_options.lease_manager = std::shared_ptr<sluice::LeaseManager>(std::move(*leases));
 //
 // Shard ids must not be "workers" (Kinesis shard ids never are). See
 // sluice/core/lease_manager.h for the contract.
@@ -59,9 +59,9 @@ struct RedisLeaseManagerOptions {
   // leases (the manager itself does not use it; engines read it from here).
   std::chrono::milliseconds acquire_retry_interval{5000};
   // The id leases are held under. Empty = "<hostname>-<pid>-<8 random hex digits>".
-  std::string owner_id;
+  std::string owner_id{};
   // Null = no-op logger / MetricsRegistry::global() / Clock::real().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
   MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;
 

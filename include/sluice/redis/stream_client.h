@@ -112,7 +112,7 @@ struct StreamClientOptions {
   // locks), used as given. Empty = "redis-consumer-<POD_NAME>", else
   // "redis-consumer-<POD_IP>", from the environment, as the Go client does;
   // creating the client fails if neither is set.
-  std::string consumer_id;
+  std::string consumer_id{};
   // Lock TTL. Locks are extended every heartbeat_interval / 2, and claim()
   // requires an LBS entry to have been idle for one heartbeat interval.
   // Default 2 s (the Go client's); at least 100 ms.
@@ -158,7 +158,7 @@ struct StreamClientOptions {
   // It may call claim()/done_stream(), and must not call done().
   std::function<void(const Notification&)> on_notification;
   // Null = no-op logger / MetricsRegistry::global() / Clock::real().
-  std::shared_ptr<Logger> logger;
+  std::shared_ptr<Logger> logger{};
   MetricsRegistry* metrics = nullptr;
   const Clock* clock = nullptr;
 
