@@ -16,6 +16,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <stop_token>
 #include <string>
@@ -95,8 +96,11 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   void finish();
   void on_message(std::unique_ptr<RdKafka::Message> msg);
   void on_consume_error(const RdKafka::Message& msg);
-  // Runs the handler with retries and the dead-letter topic.
-  MessageOutcome process(const rd_kafka_message_t* record);
+  // Runs the handler with retries and the dead-letter topic. With
+  // `finished_at`, stores when the last handler call returned (if the clock
+  // was read for it).
+  MessageOutcome process(const rd_kafka_message_t* record,
+                         std::optional<Clock::TimePoint>* finished_at);
   Status send_dead_letter(const Message& m, const Status& error);
   void record(const PartitionRef& p, std::int64_t offset, MessageOutcome outcome,
               std::unique_lock<std::mutex>& lock);
@@ -110,7 +114,9 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   std::size_t queue_for(const rd_kafka_message_t* record);
 
   // Offsets.
-  void maybe_commit();
+  // Commits when commit_every_messages were handled or commit_interval has
+  // passed by `now`.
+  void maybe_commit(Clock::TimePoint now);
   void commit(std::vector<OffsetCommit> commits, bool sync);
   static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* offsets, void* opaque);
@@ -153,6 +159,9 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   bool progressed_ = false;
   std::uint64_t handled_since_commit_ = 0;
   Clock::TimePoint next_commit_{};
+  // Poll thread, without handler threads: when the handler of the message
+  // just read returned.
+  std::optional<Clock::TimePoint> handled_at_;
   std::set<std::string> warned_topics_;
   std::map<PartitionId, Gauge*, PartitionLess> lag_gauges_;
   // Partitions revoked while their last commit had not gone through (commits

@@ -382,6 +382,81 @@ TEST_F(KafkaConsumerTest, SwitchingOffCommitsAndStopsAndSwitchingOnResumesFromTh
   EXPECT_TRUE(log_->contains("kafka partitions assigned"));
 }
 
+TEST_F(KafkaConsumerTest, StopLetsTheHandlerFinishTheMessageInHandThenCommitsIt) {
+  ASSERT_TRUE(cluster_->create_topic("fin", 1).ok());
+  produce_values(bootstrap_, "fin", "v", 10);
+  Recorder rec;
+  std::atomic<bool> in_hand{false};
+  Registry registry(options());
+  auto cfg = test_consumer_config(bootstrap_, "fin-job", "fin", "fin-group");
+  cfg.commit_interval = 60s;  // only the shutdown commits
+  ASSERT_TRUE(registry
+                  .register_consumer(make_consumer(
+                      cfg,
+                      [&](HandlerContext& ctx, const Message& m) {
+                        if (m.value() == "v3") {
+                          // Still working when the stop comes; finishes anyway.
+                          in_hand = true;
+                          EXPECT_TRUE(wait_until([&] { return ctx.stop_requested(); }, 20s));
+                        }
+                        rec.add(m);
+                        return Status();
+                      }))
+                  .ok());
+  ASSERT_TRUE(registry.set_consumer_switch("fin-job", true).ok());
+  std::stop_source stop;
+  ASSERT_TRUE(registry.start_all(stop.get_token()).ok());
+  ASSERT_TRUE(wait_until([&] { return in_hand.load(); }, 30s));
+  stop.request_stop();
+  ASSERT_TRUE(registry.wait_stop().ok());
+  // v3 finished and was committed with everything before it; nothing after
+  // it was started.
+  EXPECT_EQ(rec.values(), (std::set<std::string>{"v0", "v1", "v2", "v3"}));
+  EXPECT_EQ(committed_offsets(bootstrap_, "fin-group", "fin", 1)[0], 4);
+  EXPECT_EQ(status(registry, "fin-job").state, JobState::kStopped);
+  EXPECT_TRUE(log_->contains("kafka partitions revoked")) << log_->joined();  // left the group
+}
+
+TEST_F(KafkaConsumerTest, CommitsAreBatchedByCountAndByInterval) {
+  ASSERT_TRUE(cluster_->create_topic("batch", 1).ok());
+  produce_values(bootstrap_, "batch", "v", 12);
+  Registry registry(options());
+  // By count: every 5 handled messages, never by time.
+  auto by_count = test_consumer_config(bootstrap_, "count-job", "batch", "count-group");
+  by_count.commit_every_messages = 5;
+  by_count.commit_interval = 3600s;
+  // By time: every 300 ms, never by count.
+  auto by_time = test_consumer_config(bootstrap_, "time-job", "batch", "time-group");
+  by_time.commit_every_messages = 1'000'000;
+  by_time.commit_interval = 300ms;
+  Recorder count_rec, time_rec;
+  for (auto [cfg, rec] : {std::pair{&by_count, &count_rec}, std::pair{&by_time, &time_rec}}) {
+    Recorder* r = rec;
+    ASSERT_TRUE(registry
+                    .register_consumer(make_consumer(*cfg,
+                                                     [r](HandlerContext&, const Message& m) {
+                                                       r->add(m);
+                                                       return Status();
+                                                     }))
+                    .ok());
+    ASSERT_TRUE(registry.set_consumer_switch(cfg->job_name, true).ok());
+  }
+  ASSERT_TRUE(registry.start_all().ok());
+  ASSERT_TRUE(count_rec.wait_for_values(12));
+  ASSERT_TRUE(time_rec.wait_for_values(12));
+  // While running: the count job committed after the 5th and 10th messages
+  // only (the last two wait for three more, or for shutdown)...
+  EXPECT_TRUE(wait_until(
+      [&] { return committed_offsets(bootstrap_, "count-group", "batch", 1)[0] == 10; }, 10s));
+  // ...and the time job committed all twelve on its timer.
+  EXPECT_TRUE(wait_until(
+      [&] { return committed_offsets(bootstrap_, "time-group", "batch", 1)[0] == 12; }, 10s));
+  EXPECT_EQ(committed_offsets(bootstrap_, "count-group", "batch", 1)[0], 10);
+  registry.stop();
+  ASSERT_TRUE(registry.wait_stop().ok());
+  EXPECT_EQ(committed_offsets(bootstrap_, "count-group", "batch", 1)[0], 12);  // on shutdown
+}
+
 TEST_F(KafkaConsumerTest, TwoMembersSplitThePartitionsAndOneTakesOverWhenTheOtherLeaves) {
   ASSERT_TRUE(cluster_->create_topic("grp", 4).ok());
   produce_values(bootstrap_, "grp", "a-", 40);

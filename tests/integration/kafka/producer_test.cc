@@ -208,6 +208,41 @@ TEST_F(KafkaProducerTest, DeliveryFailuresReachTheCallerAndTheMetrics) {
   ASSERT_TRUE(cluster_->set_broker_up(1, true).ok());
 }
 
+TEST_F(KafkaProducerTest, QueueDepthIsReportedWhileMessagesWaitAndDrainsToZero) {
+  ASSERT_TRUE(cluster_->create_topic("depth", 1).ok());
+  auto pc = config("deep");
+  pc.enable_sync_producer = false;
+  pc.enable_async_producer = true;
+  auto p = Producer::create(pc, {.metrics = &metrics_});
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::atomic<int> delivered{0};
+  ASSERT_TRUE(
+      (*p)->send_async("depth", "k", "warm-up", [&](const Result<Delivery>&) { ++delivered; })
+          .ok());
+  ASSERT_TRUE((*p)->flush(10s).ok());  // metadata known, connection up
+  // With the broker down, messages wait in the client's queue.
+  ASSERT_TRUE(cluster_->set_broker_up(1, false).ok());
+  for (int i = 0; i < 25; ++i) {
+    ASSERT_TRUE((*p)->send_async("depth", "k", "v" + std::to_string(i),
+                                 [&](const Result<Delivery>& r) {
+                                   if (r.ok()) ++delivered;
+                                 })
+                    .ok());
+  }
+  Gauge& depth = metrics_.gauge("sluice_kafka_producer_queued_messages", "", {"producer", "mode"})
+                     .with({"deep", "async"});
+  // librdkafka's queue length also counts protocol requests waiting to go
+  // out (metadata refreshes while the broker is away): at least the 25.
+  EXPECT_GE((*p)->queue_depth(), 25u);
+  EXPECT_TRUE(wait_until([&] { return depth.value() >= 25; }, 10s)) << depth.value();
+  // Back up: everything is delivered and the gauge falls to zero.
+  ASSERT_TRUE(cluster_->set_broker_up(1, true).ok());
+  ASSERT_TRUE((*p)->flush(20s).ok());
+  EXPECT_EQ(delivered.load(), 26);
+  EXPECT_EQ((*p)->queue_depth(), 0u);
+  EXPECT_TRUE(wait_until([&] { return depth.value() == 0; }, 10s)) << depth.value();
+}
+
 TEST_F(KafkaProducerTest, TooLargeMessagesAreRefusedWithAClearError) {
   auto pc = config();
   pc.enable_async_producer = true;

@@ -2,6 +2,7 @@ sluice_test(sluice_kafka_unit_tests LABEL unit
   SOURCES
     kafka/offset_tracker_test.cc
     kafka/config_test.cc
+    kafka/conf_mapping_test.cc
     kafka/message_test.cc
     kafka/json_lines_test.cc
   LIBS sluice::kafka PkgConfig::RDKAFKA)
