@@ -164,17 +164,39 @@ class HandlerProcessor final : public ShardProcessor {
     ProcessResult result;
     done = 0;
     std::span<const Record> records(batch.records);
-    Status s = with_retries([&] { return o_.batch_handler(records); });
-    if (s.code() == StatusCode::kCancelled && stop_.stop_requested()) return result;
-    if (!s.ok()) {
-      // The policy applies to the batch as a whole: dead-letter all of it,
-      // or stop before its first record.
-      for (const Record& r : batch.records) {
-        if (!give_up_on(r, s, result)) return result;
+    std::size_t end = batch.records.size();
+    ProcessResult payload_result;
+    std::vector<Record> decodable;
+    if (!batch.payload_errors.empty()) {
+      // A record whose payload could not be decoded would reach the handler
+      // as envelope bytes: it goes through the failure policy on its own
+      // instead, and the handler gets the others (up to it, if the policy
+      // stops there).
+      decodable.reserve(batch.records.size());
+      for (std::size_t i = 0; i < batch.records.size(); ++i) {
+        const Status payload = record_status(batch, i);
+        if (payload.ok()) {
+          decodable.push_back(batch.records[i]);
+        } else if (!give_up_on(batch.records[i], payload, payload_result)) {
+          end = i;
+          break;
+        }
+      }
+      records = decodable;
+    }
+    if (!records.empty()) {
+      Status s = with_retries([&] { return o_.batch_handler(records); });
+      if (s.code() == StatusCode::kCancelled && stop_.stop_requested()) return result;
+      if (!s.ok()) {
+        // The policy applies to the batch as a whole: dead-letter all of it,
+        // or stop before its first record.
+        for (const Record& r : records) {
+          if (!give_up_on(r, s, result)) return result;
+        }
       }
     }
-    done = batch.records.size();
-    return result;
+    done = end;
+    return end == batch.records.size() ? result : payload_result;
   }
 
   // Up to shard_concurrency records at once. The calling (handler pool)
