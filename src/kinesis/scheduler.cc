@@ -549,6 +549,9 @@ asio::awaitable<void> deliver_shard(Impl* impl, std::shared_ptr<Worker> worker,
   Gauge& buffered = impl->metrics->buffered.with({impl->stream_label});
   auto handlers = impl->handler_pool->executor();
   bool ended = false;
+  // shard_ended ran but the end was not checkpointed: the processor's life
+  // cycle is over (no shutdown_requested after it); the shard is retried.
+  bool end_failed = false;
   while (!worker->stop.stop_requested()) {
     std::tuple<asio::error_code, FetchItem> received = co_await channel->async_receive(kTuple);
     if (std::get<0>(received)) break;  // closed: the worker is stopping
@@ -601,6 +604,7 @@ asio::awaitable<void> deliver_shard(Impl* impl, std::shared_ptr<Worker> worker,
               "will not start until it does",
               {{"shard", shard}, {"error", s}});
           worker->set_state("failed");
+          end_failed = true;
           break;
         }
         if (Status w = checkpointer->checkpoint_shard_end(); !w.ok()) s = w;
@@ -609,6 +613,7 @@ asio::awaitable<void> deliver_shard(Impl* impl, std::shared_ptr<Worker> worker,
         impl->log->error("could not checkpoint the end of the shard",
                          {{"shard", shard}, {"error", s}});
         worker->set_state("failed");
+        end_failed = true;
         break;
       }
       {
@@ -636,7 +641,7 @@ asio::awaitable<void> deliver_shard(Impl* impl, std::shared_ptr<Worker> worker,
   // sending is released (close() alone would leave it waiting).
   channel->cancel();
   channel->close();
-  if (!ended) {
+  if (!ended && !end_failed) {
     const StopReason reason = worker->stop_reason();
     if (reason == StopReason::kLeaseLost) {
       checkpointer->lost();

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cli.h"
+#include "kinesis_kcl_commands.h"
 #include "sluice/aws/kinesis_client.h"
 #include "sluice/core/base64.h"
 #include "sluice/core/json_writer.h"
@@ -33,10 +34,49 @@ struct ConsumeOptions {
   double lease_ttl = 30;
   double idle_exit = 0;
   int batch_size = 100;
-  std::string app;
+  // --app: a Java-KCL-compatible lease table coordinates the processes.
+  KclConsumeOptions kcl;
 };
 
+// One JSON line per user record, written whole.
+void print_record_line(const kinesis::Record& r) {
+  std::string line;
+  line.reserve(r.data.size() * 4 / 3 + 256);
+  JsonWriter w(line);
+  w.begin_object()
+      .field("shard_id", r.shard_id)
+      .field("sequence_number", r.sequence_number)
+      .key("sub_sequence_number")
+      .number(static_cast<std::uint64_t>(r.sub_sequence_number))
+      .field("partition_key", r.partition_key)
+      .field("explicit_hash_key", r.explicit_hash_key)
+      .field("approximate_arrival", format_rfc3339(r.approximate_arrival))
+      .key("data")
+      .base64(r.data)
+      .end_object();
+  line.push_back('\n');
+  static std::mutex out_mu;
+  std::lock_guard lock(out_mu);
+  std::fwrite(line.data(), 1, line.size(), stdout);
+  std::fflush(stdout);
+}
+
+Status run_app_consume(const ConsumeOptions& o, Context& ctx) {
+  if (o.checkpoint != "memory" || !o.lease.empty()) {
+    return Status::invalid_argument(
+        "--app keeps checkpoints and leases in the KCL lease table; drop --checkpoint and --lease");
+  }
+  KclConsumeOptions k = o.kcl;
+  k.stream = o.stream;
+  k.from = o.from;
+  k.batch_size = o.batch_size;
+  k.max_records = o.max_records;
+  k.idle_exit = o.idle_exit;
+  return run_kcl_consume(k, ctx, print_record_line);
+}
+
 Status run_consume(const ConsumeOptions& o, Context& ctx) {
+  if (!o.kcl.app.empty()) return run_app_consume(o, ctx);
   kinesis::ConsumerOptions options;
   options.stream_name = o.stream;
   options.batch_size = o.batch_size;
@@ -90,7 +130,6 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
   }
 
   // Output: one JSON line per user record, written whole under a lock.
-  std::mutex out_mu;
   std::atomic<long long> printed{0};
   std::atomic<long long> last_record_ms{0};
   std::stop_source stop;
@@ -100,26 +139,7 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
       // Not handled: not checkpointed either; the next run sees it again.
       return Status::cancelled("--max-records reached");
     }
-    std::string line;
-    line.reserve(r.data.size() * 4 / 3 + 256);
-    JsonWriter w(line);
-    w.begin_object()
-        .field("shard_id", r.shard_id)
-        .field("sequence_number", r.sequence_number)
-        .key("sub_sequence_number")
-        .number(static_cast<std::uint64_t>(r.sub_sequence_number))
-        .field("partition_key", r.partition_key)
-        .field("explicit_hash_key", r.explicit_hash_key)
-        .field("approximate_arrival", format_rfc3339(r.approximate_arrival))
-        .key("data")
-        .base64(r.data)
-        .end_object();
-    line.push_back('\n');
-    {
-      std::lock_guard lock(out_mu);
-      std::fwrite(line.data(), 1, line.size(), stdout);
-      std::fflush(stdout);
-    }
+    print_record_line(r);
     last_record_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                          std::chrono::steady_clock::now().time_since_epoch())
                          .count();
@@ -263,6 +283,33 @@ void add_kinesis_consumer_commands(CLI::App& kinesis, Context& ctx) {
       ->check(CLI::NonNegativeNumber);
   consume->add_option("--batch-size", consume_opts->batch_size, "Records per GetRecords (1..10000)")
       ->check(CLI::Range(1, 10000));
+  consume->add_option("--app", consume_opts->kcl.app,
+                      "Share the stream with other processes (sluice or Java KCL workers) through "
+                      "a KCL lease table in DynamoDB named after this application; checkpoints "
+                      "go there too");
+  consume->add_option("--table", consume_opts->kcl.table,
+                      "With --app: the lease table's name (default: the application name)");
+  consume->add_option("--worker-id", consume_opts->kcl.worker_id,
+                      "With --app: this worker's id (default: host name + random suffix)");
+  consume
+      ->add_option("--failover-time", consume_opts->kcl.failover_time,
+                   "With --app: seconds without renewal before a worker's leases are taken over")
+      ->check(CLI::Range(0.5, 3600.0));
+  consume
+      ->add_option("--take-interval", consume_opts->kcl.take_interval,
+                   "With --app: seconds between lease table scans (take, balance)")
+      ->check(CLI::Range(0.05, 3600.0));
+  consume
+      ->add_option("--max-leases", consume_opts->kcl.max_leases,
+                   "With --app: leases held at most (0: no limit)")
+      ->check(CLI::NonNegativeNumber);
+  consume
+      ->add_option("--leases-to-acquire", consume_opts->kcl.leases_to_acquire,
+                   "With --app: new leases per take cycle (0: the whole fair share)")
+      ->check(CLI::NonNegativeNumber);
+  consume->add_option(
+      "--dynamodb-endpoint-url", consume_opts->kcl.dynamodb_endpoint_url,
+      "With --app: DynamoDB endpoint (default: AWS_ENDPOINT_URL_DYNAMODB, then AWS's)");
   ctx.on_run(consume, "kinesis consume",
              [consume_opts, &ctx] { return run_consume(*consume_opts, ctx); });
 
@@ -275,6 +322,8 @@ void add_kinesis_consumer_commands(CLI::App& kinesis, Context& ctx) {
       "\"aggregated\"}. "
       "Records that are not KPL aggregates are printed as they are.");
   ctx.on_run(deagg, "kinesis deaggregate", [] { return run_deaggregate(std::cin); });
+
+  add_kinesis_lease_commands(kinesis, ctx);
 }
 
 }  // namespace sluice::cli

@@ -461,6 +461,18 @@ Status LeaseCoordinator::release(std::string_view shard_id) {
   }
   Status s = h.handing_over ? table_->evict(lease_key(shard), h.handoff_to, worker_id_)
                             : table_->evict(lease_key(shard), worker_id_, "");
+  if (s.code() == StatusCode::kConditionFailed && !h.handing_over) {
+    // Another worker may have started a handoff this worker has not seen
+    // yet (leaseOwner = it, checkpointOwner = us): complete it, or the
+    // lease stays half handed over until the handoff times out.
+    auto now = table_->get(lease_key(shard));
+    if (now.ok() && *now && (*now)->checkpoint_owner == worker_id_ &&
+        !(*now)->lease_owner.empty()) {
+      h.handing_over = true;
+      h.handoff_to = (*now)->lease_owner;
+      s = table_->evict(lease_key(shard), h.handoff_to, worker_id_);
+    }
+  }
   if (h.handing_over || h.shed_requested) metrics_->shed.inc();
   if (s.code() == StatusCode::kConditionFailed) {
     log_->debug("lease already moved on when released", {{"shard", shard}});
@@ -483,7 +495,8 @@ Status LeaseCoordinator::stop() {
   }
   if (renewer_.joinable()) {
     if (renewer_.get_id() == std::this_thread::get_id()) {
-      return Status::failed_precondition("LeaseCoordinator::stop() must not be called from on_lost");
+      return Status::failed_precondition(
+          "LeaseCoordinator::stop() must not be called from on_lost");
     }
     renewer_.request_stop();
     renewer_.join();
@@ -589,9 +602,9 @@ Status LeaseCoordinator::shards_listed(const std::vector<ShardLineage>& shards) 
     }
     if (s.ok()) {
       std::lock_guard lock(mu_);
-      auto pos = std::lower_bound(
-          leases_.begin(), leases_.end(), l.shard_id,
-          [](const Lease& a, const std::string& id) { return a.shard_id < id; });
+      auto pos =
+          std::lower_bound(leases_.begin(), leases_.end(), l.shard_id,
+                           [](const Lease& a, const std::string& id) { return a.shard_id < id; });
       if (pos == leases_.end() || pos->shard_id != l.shard_id) leases_.insert(pos, l);
       observed_.try_emplace(l.shard_id, Observed{0, "", "", clock_->now()});
     }
@@ -828,9 +841,9 @@ Status LeaseCoordinator::prepare_checkpoint(std::string_view shard_id,
     counter = it->second.counter;
   }
   const auto sent = clock_->now();
-  Status s = table_->prepare_checkpoint(lease_key(shard), counter, position.sequence_number,
-                                        static_cast<std::int64_t>(position.sub_sequence_number),
-                                        state);
+  Status s =
+      table_->prepare_checkpoint(lease_key(shard), counter, position.sequence_number,
+                                 static_cast<std::int64_t>(position.sub_sequence_number), state);
   if (s.code() == StatusCode::kConditionFailed) {
     auto confirmed = confirm_write(shard, counter, std::nullopt);
     if (confirmed.ok() && *confirmed) {
@@ -880,7 +893,8 @@ Result<std::map<std::string, Checkpoint>> LeaseCoordinator::list(std::string_vie
   for (const Lease& l : leases_) {
     auto c = checkpoint_of(l);
     if (!c.ok()) {
-      log_->warn("lease with an unreadable checkpoint", {{"shard", l.shard_id}, {"error", c.status()}});
+      log_->warn("lease with an unreadable checkpoint",
+                 {{"shard", l.shard_id}, {"error", c.status()}});
       continue;
     }
     if (*c) out.emplace(l.shard_id, std::move(**c));

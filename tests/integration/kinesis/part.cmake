@@ -7,6 +7,18 @@ if(TARGET sluice)
   add_dependencies(sluice_kinesis_integration_tests sluice)  # the lease tests run the CLI
 endif()
 
+# The KCL-compatible worker against kinesalite and dynalite (lease table
+# schema, Java KCL tables, balancing, failover of a SIGKILLed `sluice kinesis
+# consume --app`, handoff, resharding, checkpointer rules) and its CLI.
+sluice_test(sluice_kinesis_kcl_integration_tests LABEL integration
+  SOURCES
+    kinesis/kcl_test.cc
+    kinesis/kcl_failover_test.cc
+  LIBS sluice::kinesis)
+if(TARGET sluice)
+  add_dependencies(sluice_kinesis_kcl_integration_tests sluice)
+endif()
+
 # The Kinesis producer against kinesalite and s3rver (and the npm
 # aws-kinesis-agg cross-check, and the `sluice kinesis produce/aggregate` CLI).
 sluice_test(sluice_kinesis_producer_integration_tests LABEL integration

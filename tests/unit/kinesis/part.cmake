@@ -23,3 +23,12 @@ sluice_test(sluice_kinesis_producer_concurrency_tests LABEL concurrency
   SOURCES
     kinesis/producer_concurrency_test.cc
   LIBS sluice::kinesis simdjson::simdjson)
+
+# The KCL-compatible worker's pure parts: lease items, configuration, the
+# lease planner, and the coordinator over an in-memory table with a manual clock.
+sluice_test(sluice_kinesis_kcl_unit_tests LABEL unit
+  SOURCES
+    kinesis/kcl_lease_test.cc
+    kinesis/kcl_planner_test.cc
+    kinesis/kcl_coordinator_test.cc
+  LIBS sluice::kinesis)
