@@ -198,6 +198,27 @@ TEST_F(ProducerTest, PartialFailuresRetryOnlyTheFailedEntries) {
   EXPECT_EQ(fake.request_sizes()[1], 5u) << "only the failed entries are resent";
   EXPECT_EQ(fake.stored_count(), 10u) << "each record written exactly once";
   EXPECT_EQ(producer->stats().retries, 5u);
+  // Seed 003's counters: two requests, the second one wholly written; the
+  // five throttled entries counted as failed records.
+  auto counter = [&](const char* name) {
+    return metrics_.counter(name, "", {"stream_name"}).with({"s"}).value();
+  };
+  EXPECT_EQ(counter("kinesis_write_attempts_total"), 2);
+  EXPECT_EQ(counter("kinesis_write_success_total"), 1);
+  EXPECT_EQ(counter("kinesis_failed_records_total"), 5);
+  EXPECT_EQ(counter("kinesis_batch_write_failures_total"), 0);
+  EXPECT_EQ(metrics_.histogram("kinesis_write_latency_seconds", "", {"stream_name"})
+                .with({"s"})
+                .snapshot()
+                .count,
+            2u);
+  // Records per request: 10, then the 5 retried.
+  for (const char* name : {"sluice_kinesis_producer_records_per_request",
+                           "sluice_kinesis_producer_user_records_per_request"}) {
+    const auto per_request = metrics_.histogram(name, "", {"stream_name"}).with({"s"}).snapshot();
+    EXPECT_EQ(per_request.count, 2u) << name;
+    EXPECT_EQ(per_request.sum, 15) << name;
+  }
 }
 
 TEST_F(ProducerTest, ValidationErrorsAreNotRetriedAndRetriesAreBounded) {
@@ -464,12 +485,20 @@ TEST_F(ProducerTest, BackpressureFailsFastOrBlocks) {
   auto producer = make(o);
   for (int i = 0; i < 5; ++i)
     ASSERT_TRUE(producer->put({.partition_key = "k", .data = "x"}, nullptr).ok());
+  // Buffer depth: the five records waiting for linger.
+  auto gauge = [&](const char* name) {
+    return metrics_.gauge(name, "", {"stream_name"}).with({"s"}).value();
+  };
+  EXPECT_EQ(gauge("sluice_kinesis_producer_buffered_records"), 5);
+  EXPECT_GT(gauge("sluice_kinesis_producer_buffered_bytes"), 0);
   Status full = producer->put({.partition_key = "k", .data = "x"}, nullptr);
   EXPECT_EQ(full.code(), StatusCode::kResourceExhausted);
   EXPECT_NE(full.message().find("max_buffered_records 5"), std::string_view::npos);
   auto f = producer->put({.partition_key = "k", .data = "x"});
   EXPECT_EQ(f.get().status().code(), StatusCode::kResourceExhausted);
   producer->flush();
+  EXPECT_EQ(gauge("sluice_kinesis_producer_buffered_records"), 0);
+  EXPECT_EQ(gauge("sluice_kinesis_producer_buffered_bytes"), 0);
   EXPECT_TRUE(producer->put({.partition_key = "k", .data = "x"}, nullptr).ok());
   ASSERT_TRUE(producer->close(1s).ok());
 
