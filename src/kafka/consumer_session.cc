@@ -1,6 +1,7 @@
 #include "kafka/consumer_session.h"
 
 #include <algorithm>
+#include <ctime>
 #include <exception>
 #include <functional>
 #include <random>
@@ -103,8 +104,16 @@ ConsumerSession::ConsumerSession(JobContext& job)
       metrics_(*job.metrics),
       pool_(job.config.handler_threads > 0),
       manual_commit_(!job.config.auto_commit),
+      coarse_timing_(job.clock == &Clock::real()),
       events_(job.log, &job.scrubber) {
   events_.on_fatal([this](Status s) { fail(std::move(s)); });
+}
+
+Clock::TimePoint ConsumerSession::timing_now() const {
+  if (!coarse_timing_) return clock_.now();
+  timespec ts{};
+  clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+  return Clock::TimePoint(std::chrono::seconds(ts.tv_sec) + std::chrono::nanoseconds(ts.tv_nsec));
 }
 
 ConsumerSession::~ConsumerSession() {
@@ -141,7 +150,7 @@ Status ConsumerSession::start() {
   if (pool_) start_workers();
   const RdKafka::ErrorCode ec = consumer_->subscribe(config_.topics);
   if (ec != RdKafka::ERR_NO_ERROR) return status_from(ec, who + ": subscribe");
-  next_commit_ = clock_.now() + config_.commit_interval;
+  next_commit_ = timing_now() + config_.commit_interval;
   std::string topics;
   for (const auto& t : config_.topics) topics += (topics.empty() ? "" : ",") + t;
   log_.info("kafka job subscribed", {{"group", config_.group}, {"topics", topics}});
@@ -157,7 +166,7 @@ void ConsumerSession::poll_loop() {
     // The handler's end time, when one just ran, is "now" to within a few
     // instructions: reading the clock again per message costs ~10 % of the
     // loop's throughput for small messages.
-    maybe_commit(handled_at_ ? *handled_at_ : clock_.now());
+    maybe_commit(handled_at_ ? *handled_at_ : timing_now());
     handled_at_.reset();
     if (pool_) {
       std::unique_lock lock(mu_);
@@ -274,7 +283,7 @@ MessageOutcome ConsumerSession::process(const rd_kafka_message_t* record,
   const Message m = MessageAccess::view(record);
   const bool timed = config_.max_processing_time.count() > 0;
   for (int attempt = 1;; ++attempt) {
-    const Clock::TimePoint started = clock_.now();
+    const Clock::TimePoint started = timing_now();
     HandlerContext ctx(config_.job_name, stop_, attempt, started + config_.max_processing_time);
     Status s;
     try {
@@ -285,7 +294,7 @@ MessageOutcome ConsumerSession::process(const rd_kafka_message_t* record,
       s = Status::internal("handler threw a non-standard exception");
     }
     if (timed) {
-      const Clock::TimePoint finished = clock_.now();
+      const Clock::TimePoint finished = timing_now();
       if (finished_at) *finished_at = finished;
       const auto took = finished - started;
       if (took > config_.max_processing_time) {
