@@ -24,3 +24,9 @@ if(TARGET sluice_test_support)
   target_link_libraries(bench_consumer_scale PRIVATE sluice::kinesis sluice_test_support)
   sluice_warnings(bench_consumer_scale)
 endif()
+
+# The KCL lease coordinator: convergence, failover and lease-table cost
+# against dynalite (run under testenv/with-backends) or in memory.
+add_executable(bench_kcl_coordination kinesis/kcl_coordination.cc)
+target_link_libraries(bench_kcl_coordination PRIVATE sluice::kinesis)
+sluice_warnings(bench_kcl_coordination)

@@ -16,3 +16,10 @@ sluice_warnings(kinesis_simple_producer)
 add_executable(kinesis_basic kinesis/basic/main.cc)
 target_link_libraries(kinesis_basic PRIVATE sluice::kinesis sluice::redis)
 sluice_warnings(kinesis_basic)
+
+# Seed 001's KCL examples (the simple producer is kinesis_simple_producer above).
+foreach(example basic_consumer advanced_consumer multi_worker config_examples)
+  add_executable(kinesis_kcl_${example} kinesis/kcl/${example}.cc)
+  target_link_libraries(kinesis_kcl_${example} PRIVATE sluice::kinesis)
+  sluice_warnings(kinesis_kcl_${example})
+endforeach()

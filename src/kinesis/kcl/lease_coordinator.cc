@@ -511,6 +511,7 @@ Status LeaseCoordinator::stop() {
     Status s = release(shard);
     if (!s.ok() && first.ok()) first = s;
   }
+  give_back_assigned();
   {
     std::lock_guard lock(mu_);
     started_ = false;
@@ -520,6 +521,30 @@ Status LeaseCoordinator::stop() {
   log_->info("lease coordinator stopped",
              {{"table", table_->name()}, {"released", static_cast<long long>(shards.size())}});
   return first;
+}
+
+// Leases handed to this worker that it has not adopted yet (leaseOwner =
+// us, not held): without this, a worker stopping right after another one
+// handed it a lease would leave that lease to expire. An unadopted lease is
+// made unowned; a handoff still in progress goes back to its old owner,
+// which keeps working on it (its next renewal sees the counter it expects).
+void LeaseCoordinator::give_back_assigned() {
+  auto all = table_->list();
+  if (!all.ok()) {
+    log_->warn("scanning for leases handed to this worker failed", {{"error", all.status()}});
+    return;
+  }
+  for (const Lease& l : *all) {
+    if (!mine(l) || l.lease_owner != worker_id_ || holds(l.shard_id)) continue;
+    Status s = l.checkpoint_owner.empty() ? table_->evict(l.lease_key, worker_id_, "")
+                                          : table_->take(l, l.checkpoint_owner);
+    if (s.ok()) {
+      log_->info("lease handed to this worker given back at shutdown",
+                 {{"shard", l.shard_id}, {"to", l.checkpoint_owner}});
+    } else if (s.code() != StatusCode::kConditionFailed) {
+      log_->warn("giving back a lease failed", {{"shard", l.shard_id}, {"error", s}});
+    }
+  }
 }
 
 Status LeaseCoordinator::shards_listed(const std::vector<ShardLineage>& shards) {
@@ -693,8 +718,11 @@ void LeaseCoordinator::renew_one(const std::string& shard) {
         const Lease& l = **item;
         if (l.lease_owner == worker_id_ && l.checkpoint_owner.empty() &&
             l.lease_counter == counter + 1) {
+          // Our renewal landed (a retry), or a handoff of it was given back.
           it->second.counter = l.lease_counter;
           it->second.last_write = sent;
+          it->second.handing_over = false;
+          it->second.handoff_to.clear();
           s = Status();
         } else if (l.checkpoint_owner == worker_id_ && !l.lease_owner.empty()) {
           if (!it->second.handing_over) {

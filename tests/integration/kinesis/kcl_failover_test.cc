@@ -5,6 +5,8 @@
 #include <gtest/gtest.h>
 #include <signal.h>
 
+#include <filesystem>
+
 #include "kcl_harness.h"
 #include "sluice/core/base64.h"
 #include "support/redis_server_process.h"
@@ -196,6 +198,27 @@ TEST_F(KclProcessTest, LeasesCommandShowsOneRowPerLease) {
   watch.signal(SIGTERM);
   EXPECT_EQ(watch.wait(10s), 0);
   EXPECT_TRUE(w->stop().ok());
+}
+
+// Seed 001's multi_worker example: two workers in one process share the
+// stream, report who holds what, and stop together after the run duration.
+TEST_F(KclProcessTest, MultiWorkerExampleSharesTheStreamAndStopsOnTime) {
+  const std::string example = sluice::testing::binary_dir() + "/examples/kinesis_kcl_multi_worker";
+  if (!std::filesystem::exists(example)) GTEST_SKIP() << "examples not built: " << example;
+  create_stream(4);
+  put(80, "example");
+  const auto& b = sluice::testing::Backends::get();
+  auto r = sluice::testing::run_command(
+      "env AWS_ACCESS_KEY_ID=AKID AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-east-1 "
+      "AWS_ENDPOINT_URL_KINESIS=" +
+      b.kinesis_endpoint + " AWS_ENDPOINT_URL_DYNAMODB=" + b.dynamodb_endpoint +
+      " KINESIS_START_STRATEGY=OLDEST " + example + " --stream-name " + stream_ + " --table-name " +
+      table_ + " --workers 2 --run-duration-seconds 6 2>&1");
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("total records processed: 80"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("worker-0 holds 2"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("worker-1 holds 2"), std::string::npos) << r.output;
+  for (const auto& l : scan()) EXPECT_TRUE(l.lease_owner.empty()) << "handed back at shutdown";
 }
 
 }  // namespace

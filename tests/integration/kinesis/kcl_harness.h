@@ -279,6 +279,12 @@ class KclTest : public KinesisStreamTest {
     }
     return sum == total && hi - lo <= 1 && lo > 0;
   }
+  // Shards a worker is running now (processor initialized, reading).
+  static int running(RunningKclWorker& w) {
+    int n = 0;
+    for (const auto& s : w.worker().status()) n += s.state == "running";
+    return n;
+  }
   std::string describe_owners() {
     std::string out;
     for (const auto& [o, n] : owners())

@@ -312,6 +312,14 @@ TEST_F(KclWorkerTest, GracefulShutdownHandsLeasesOverWithoutWaitingForExpiry) {
       60s))
       << describe_owners();
   ASSERT_TRUE(wait_for([&] { return ledger_.distinct_data().size() >= 200; }, 60s));
+  // Both work on their shares (not just own them) before one leaves.
+  ASSERT_TRUE(wait_for(
+      [&] {
+        return balanced({"grace-a", "grace-b"}, 4) && running(*workers_[0]) == 2 &&
+               running(*workers_[1]) == 2;
+      },
+      60s))
+      << describe_owners();
   ASSERT_TRUE(workers_[0]->stop().ok());
   EXPECT_TRUE(ledger_.has_event("shutdown_requested shardId-000000000000 grace-a") ||
               ledger_.has_event("shutdown_requested shardId-000000000001 grace-a") ||

@@ -18,6 +18,9 @@ sluice_test(sluice_kinesis_kcl_integration_tests LABEL integration
 if(TARGET sluice)
   add_dependencies(sluice_kinesis_kcl_integration_tests sluice)
 endif()
+if(SLUICE_BUILD_EXAMPLES)  # the multi_worker example test runs it
+  add_dependencies(sluice_kinesis_kcl_integration_tests kinesis_kcl_multi_worker)
+endif()
 
 # The Kinesis producer against kinesalite and s3rver (and the npm
 # aws-kinesis-agg cross-check, and the `sluice kinesis produce/aggregate` CLI).

@@ -78,12 +78,12 @@ struct LeaseCoordinatorOptions {
 
 // A lease's state as this worker sees it, for status displays and tests.
 struct CoordinatorSnapshot {
-  std::vector<Lease> leases;                // the last scan (plus this worker's writes)
-  std::vector<std::string> held;            // held by this worker
-  std::vector<std::string> handing_over;    // held, being handed to another worker
-  std::vector<std::string> workers;         // live workers in the last plan
-  int target = 0;                           // this worker's share in the last plan
-  bool balanced = false;                    // the last plan found every worker at its share
+  std::vector<Lease> leases;              // the last scan (plus this worker's writes)
+  std::vector<std::string> held;          // held by this worker
+  std::vector<std::string> handing_over;  // held, being handed to another worker
+  std::vector<std::string> workers;       // live workers in the last plan
+  int target = 0;                         // this worker's share in the last plan
+  bool balanced = false;                  // the last plan found every worker at its share
 };
 
 class LeaseCoordinator final : public LeaseManager, public CheckpointStore {
@@ -106,7 +106,8 @@ class LeaseCoordinator final : public LeaseManager, public CheckpointStore {
   Status shards_listed(const std::vector<ShardLineage>& shards) override;
 
   // --- CheckpointStore (the stream argument is ignored: one coordinator, one stream) ---
-  Result<std::optional<Checkpoint>> get(std::string_view stream, std::string_view shard_id) override;
+  Result<std::optional<Checkpoint>> get(std::string_view stream,
+                                        std::string_view shard_id) override;
   Status save(std::string_view stream, std::string_view shard_id,
               const Checkpoint& checkpoint) override;
   Result<std::map<std::string, Checkpoint>> list(std::string_view stream) override;
@@ -138,7 +139,7 @@ class LeaseCoordinator final : public LeaseManager, public CheckpointStore {
     Clock::TimePoint last_write{};  // last successful renewal, take or checkpoint
     bool handing_over = false;      // checkpointOwner = us, leaseOwner = handoff_to
     std::string handoff_to;
-    bool shed_requested = false;    // over max_leases: give it up when the engine is done
+    bool shed_requested = false;  // over max_leases: give it up when the engine is done
   };
   struct Observed {
     std::int64_t counter = 0;
@@ -160,6 +161,7 @@ class LeaseCoordinator final : public LeaseManager, public CheckpointStore {
   void lose_locked(const std::string& shard, std::string_view why);
   void notify_lost(const std::vector<std::string>& shards);
   void renew_loop(std::stop_token stop);
+  void give_back_assigned();
   Result<bool> confirm_write(const std::string& shard, std::int64_t expected_counter,
                              const std::optional<std::string>& checkpoint);
 
