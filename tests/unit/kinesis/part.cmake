@@ -31,4 +31,5 @@ sluice_test(sluice_kinesis_kcl_unit_tests LABEL unit
     kinesis/kcl_lease_test.cc
     kinesis/kcl_planner_test.cc
     kinesis/kcl_coordinator_test.cc
+    kinesis/kcl_metrics_publisher_test.cc
   LIBS sluice::kinesis)
