@@ -57,13 +57,15 @@ std::chrono::milliseconds ManagementConfig::effective_renew_interval() const {
 
 Status ManagementConfig::validate() const {
   if (leases_to_acquire < 0) {
-    return Status::invalid_argument("ManagementConfig.leases_to_acquire must be >= 0 (0 = no "
-                                    "limit), got " +
-                                    std::to_string(leases_to_acquire));
+    return Status::invalid_argument(
+        "ManagementConfig.leases_to_acquire must be >= 0 (0 = no "
+        "limit), got " +
+        std::to_string(leases_to_acquire));
   }
   if (max_leases < 0) {
-    return Status::invalid_argument("ManagementConfig.max_leases must be >= 0 (0 = no limit), got " +
-                                    std::to_string(max_leases));
+    return Status::invalid_argument(
+        "ManagementConfig.max_leases must be >= 0 (0 = no limit), got " +
+        std::to_string(max_leases));
   }
   if (start_strategy.kind == StartStrategy::Kind::kTimestamp && start_strategy.timestamp_ms <= 0) {
     return Status::invalid_argument(
@@ -135,7 +137,9 @@ Status apply_environment(ManagementConfig& management, PollingConfig& polling,
   SLUICE_RETURN_IF_ERROR(count("KINESIS_BATCH_LIMIT", 1, 10000, p.limit));
   if (auto v = read("KINESIS_START_STRATEGY")) {
     auto s = StartStrategy::parse(*v);
-    if (!s.ok()) return Status::invalid_argument("KINESIS_START_STRATEGY: " + std::string(s.status().message()));
+    if (!s.ok())
+      return Status::invalid_argument("KINESIS_START_STRATEGY: " +
+                                      std::string(s.status().message()));
     m.start_strategy = *s;
   }
   management = m;

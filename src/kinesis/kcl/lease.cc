@@ -45,9 +45,8 @@ std::string LeaseKey::stream_name() const {
   const auto first = stream_identifier.find(':');
   if (first == std::string::npos) return "";
   const auto second = stream_identifier.find(':', first + 1);
-  return stream_identifier.substr(first + 1, second == std::string::npos
-                                                 ? std::string::npos
-                                                 : second - first - 1);
+  return stream_identifier.substr(
+      first + 1, second == std::string::npos ? std::string::npos : second - first - 1);
 }
 
 aws::Item lease_to_item(const Lease& lease) {
@@ -107,8 +106,7 @@ Status read_s(const aws::Item& item, const std::string& key, const char* name, s
   return Status();
 }
 
-Status read_n(const aws::Item& item, const std::string& key, const char* name,
-              std::int64_t& out) {
+Status read_n(const aws::Item& item, const std::string& key, const char* name, std::int64_t& out) {
   const AttributeValue* v = aws::find_attribute(item, name);
   if (!v) return Status();
   auto n = v->as_int64();

@@ -24,12 +24,12 @@ namespace sluice::kinesis::kcl {
 // One lease as a worker sees it.
 struct LeaseView {
   std::string shard_id;
-  std::string owner;             // leaseOwner; empty = unassigned
-  std::string checkpoint_owner;  // set during a graceful handoff
-  bool expired = false;          // owned, but its counter has not moved for the failover time
-  bool very_old = false;         // not moved for several failover times
-  bool workable = false;         // this worker's engine could work on it now
-  bool finished = false;         // checkpoint SHARD_END
+  std::string owner;               // leaseOwner; empty = unassigned
+  std::string checkpoint_owner;    // set during a graceful handoff
+  bool expired = false;            // owned, but its counter has not moved for the failover time
+  bool very_old = false;           // not moved for several failover times
+  bool workable = false;           // this worker's engine could work on it now
+  bool finished = false;           // checkpoint SHARD_END
   bool handoff_timed_out = false;  // in handoff to this worker for longer than allowed
 };
 

@@ -44,11 +44,13 @@ double LeaseTableMetrics::total() const {
 
 Result<std::unique_ptr<DynamoDbLeaseTable>> DynamoDbLeaseTable::create(
     std::shared_ptr<aws::DynamoDbClient> dynamodb, DynamoDbLeaseTableOptions options) {
-  if (!dynamodb) return Status::invalid_argument("DynamoDbLeaseTable: a DynamoDB client is required");
+  if (!dynamodb)
+    return Status::invalid_argument("DynamoDbLeaseTable: a DynamoDB client is required");
   if (options.table_name.size() < 3 || options.table_name.size() > 255) {
-    return Status::invalid_argument("DynamoDbLeaseTableOptions.table_name must be 3..255 "
-                                    "characters, got \"" +
-                                    options.table_name + "\"");
+    return Status::invalid_argument(
+        "DynamoDbLeaseTableOptions.table_name must be 3..255 "
+        "characters, got \"" +
+        options.table_name + "\"");
   }
   for (char c : options.table_name) {
     if (!std::isalnum(static_cast<unsigned char>(c)) && c != '_' && c != '-' && c != '.') {
@@ -102,8 +104,8 @@ Status DynamoDbLeaseTable::create_if_missing(bool owner_index, std::chrono::mill
     }
   }
   metrics_->table.inc();
-  Status active = run_blocking(pool_->executor(),
-                               dynamodb_->wait_until_active(options_.table_name, timeout));
+  Status active =
+      run_blocking(pool_->executor(), dynamodb_->wait_until_active(options_.table_name, timeout));
   return active.with_context("waiting for lease table " + options_.table_name);
 }
 
@@ -119,7 +121,8 @@ Result<std::vector<Lease>> DynamoDbLeaseTable::list(std::size_t* skipped) {
     req.exclusive_start_key = start;
     metrics_->scan.inc();
     auto page = run_blocking(pool_->executor(), dynamodb_->scan(std::move(req)));
-    if (!page.ok()) return page.status().with_context("scanning lease table " + options_.table_name);
+    if (!page.ok())
+      return page.status().with_context("scanning lease table " + options_.table_name);
     for (const Item& item : page->items) {
       auto lease = lease_from_item(item);
       if (!lease.ok()) {
@@ -199,7 +202,8 @@ Status DynamoDbLeaseTable::take(const Lease& seen, std::string_view owner) {
   req.key = key_of(seen.lease_key);
   req.update_expression = "SET #o = :owner, #c = :next REMOVE #co";
   req.condition_expression = "#c = :seen";
-  req.names = {{"#o", attr::kLeaseOwner}, {"#c", attr::kLeaseCounter}, {"#co", attr::kCheckpointOwner}};
+  req.names = {
+      {"#o", attr::kLeaseOwner}, {"#c", attr::kLeaseCounter}, {"#co", attr::kCheckpointOwner}};
   req.values = {{":owner", AttributeValue::S(std::string(owner))},
                 {":next", AttributeValue::N(seen.lease_counter + 1)},
                 {":seen", AttributeValue::N(seen.lease_counter)}};
@@ -413,7 +417,8 @@ Status MemoryLeaseTable::take(const Lease& seen, std::string_view owner) {
   auto it = items_.find(seen.lease_key);
   if (it == items_.end()) return no_lease(seen.lease_key);
   Item& item = it->second;
-  if (counter_of(item) != seen.lease_counter) return Status::condition_failed("leaseCounter changed");
+  if (counter_of(item) != seen.lease_counter)
+    return Status::condition_failed("leaseCounter changed");
   item[attr::kLeaseOwner] = AttributeValue::S(std::string(owner));
   item[attr::kLeaseCounter] = AttributeValue::N(seen.lease_counter + 1);
   item.erase(attr::kCheckpointOwner);
@@ -476,7 +481,8 @@ Status MemoryLeaseTable::update_checkpoint(std::string_view lease_key, std::int6
   item[attr::kCheckpointSubSequence] = AttributeValue::N(u.sub_sequence_number);
   item[attr::kOwnerSwitches] = AttributeValue::N(0);
   item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
-  if (!u.child_shard_ids.empty()) item[attr::kChildShardIds] = AttributeValue::SS(u.child_shard_ids);
+  if (!u.child_shard_ids.empty())
+    item[attr::kChildShardIds] = AttributeValue::SS(u.child_shard_ids);
   item.erase(attr::kPendingCheckpoint);
   item.erase(attr::kPendingCheckpointSubSequence);
   item.erase(attr::kPendingCheckpointState);

@@ -97,9 +97,9 @@ Result<std::unique_ptr<CloudWatchMetricsPublisher>> CloudWatchMetricsPublisher::
   if (options.max_per_request < 1 || options.max_per_request > 1000) {
     return Status::invalid_argument("CloudWatchPublisherOptions.max_per_request must be 1..1000");
   }
-  SLUICE_ASSIGN_OR_RETURN(auto call, aws::AwsCall::create({.name = "CloudWatch",
-                                                           .signing_name = "monitoring"},
-                                                          options.client));
+  SLUICE_ASSIGN_OR_RETURN(
+      auto call,
+      aws::AwsCall::create({.name = "CloudWatch", .signing_name = "monitoring"}, options.client));
   return std::unique_ptr<CloudWatchMetricsPublisher>(
       new CloudWatchMetricsPublisher(std::move(options), std::move(call)));
 }

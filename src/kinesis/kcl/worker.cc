@@ -157,10 +157,10 @@ class KclCheckpointer final : public Checkpointer {
     ExtendedSequenceNumber pos{std::string(sequence_number), sub_sequence_number};
     auto last = cp->last_delivered();
     if (!last || pos > *last) {
-      return Status::failed_precondition(
-          "prepare_checkpoint " + pos.to_string() + " of shard " + shard_ +
-          " is after the last record delivered (" +
-          (last ? last->to_string() : std::string("none yet")) + ")");
+      return Status::failed_precondition("prepare_checkpoint " + pos.to_string() + " of shard " +
+                                         shard_ + " is after the last record delivered (" +
+                                         (last ? last->to_string() : std::string("none yet")) +
+                                         ")");
     }
     if (auto done = cp->last_checkpoint(); done && pos < *done) {
       return Status::failed_precondition("prepare_checkpoint " + pos.to_string() + " of shard " +
@@ -251,17 +251,18 @@ class ProcessorAdapter final : public ShardProcessor {
       in.extended_sequence_number = {
           std::string(aws::shard_iterator_type_name(start.position.type)), 0};
     }
-    if (auto lease = shared_->coordinator->lease(shard_); lease && !lease->pending_checkpoint.empty()) {
+    if (auto lease = shared_->coordinator->lease(shard_);
+        lease && !lease->pending_checkpoint.empty()) {
       in.pending_checkpoint = ExtendedSequenceNumber{
-          lease->pending_checkpoint,
-          static_cast<std::uint64_t>(std::max<std::int64_t>(0, lease->pending_checkpoint_sub_sequence_number))};
+          lease->pending_checkpoint, static_cast<std::uint64_t>(std::max<std::int64_t>(
+                                         0, lease->pending_checkpoint_sub_sequence_number))};
       in.pending_checkpoint_state = lease->pending_checkpoint_state;
     }
     try {
       user_->initialize(in);
     } catch (...) {
-      return Status::internal("initialize of shard " + shard_ + " threw: " +
-                              what_of(std::current_exception()));
+      return Status::internal("initialize of shard " + shard_ +
+                              " threw: " + what_of(std::current_exception()));
     }
     return Status();
   }
@@ -272,8 +273,9 @@ class ProcessorAdapter final : public ShardProcessor {
     try {
       user_->process_records(std::span<const Record>(batch.records), behind, *checkpointer_);
     } catch (...) {
-      shared_->error(shard_, "exception",
-                     Status::internal("process_records threw: " + what_of(std::current_exception())));
+      shared_->error(
+          shard_, "exception",
+          Status::internal("process_records threw: " + what_of(std::current_exception())));
     }
     shared_->records.inc(static_cast<double>(batch.records.size()));
     shared_->record_count += static_cast<std::int64_t>(batch.records.size());
@@ -318,8 +320,9 @@ class ProcessorAdapter final : public ShardProcessor {
     try {
       user_->shutdown_requested(*checkpointer_);
     } catch (...) {
-      shared_->error(shard_, "exception", Status::internal("shutdown_requested threw: " +
-                                                           what_of(std::current_exception())));
+      shared_->error(
+          shard_, "exception",
+          Status::internal("shutdown_requested threw: " + what_of(std::current_exception())));
     }
     return Status();
   }
@@ -379,8 +382,11 @@ struct Worker::Impl {
     out.push_back({"RecordsProcessed", records - *last_records, "Count", dims, {}});
     out.push_back({"ProcessorErrors", errors - *last_errors, "Count", dims, {}});
     out.push_back({"LeaseTableRequests", calls - *last_calls, "Count", dims, {}});
-    out.push_back({"LeasesHeld", static_cast<double>(coordinator->snapshot().held.size()), "Count",
-                   dims, {}});
+    out.push_back({"LeasesHeld",
+                   static_cast<double>(coordinator->snapshot().held.size()),
+                   "Count",
+                   dims,
+                   {}});
     if (auto behind = shared->max_behind(); behind >= 0) {
       out.push_back({"MillisBehindLatest", static_cast<double>(behind), "Milliseconds", dims, {}});
     }
@@ -401,11 +407,11 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerConfig config,
   SLUICE_RETURN_IF_ERROR(config.validate());
   if (!dynamodb) return Status::invalid_argument("Worker: a DynamoDB client is required");
   SLUICE_ASSIGN_OR_RETURN(
-      auto table, DynamoDbLeaseTable::create(std::move(dynamodb),
-                                             {.table_name = config.effective_table_name(),
-                                              .metrics = config.metrics}));
-  return create(std::move(config), std::move(kinesis), std::shared_ptr<LeaseTable>(std::move(table)),
-                std::move(factory));
+      auto table,
+      DynamoDbLeaseTable::create(std::move(dynamodb), {.table_name = config.effective_table_name(),
+                                                       .metrics = config.metrics}));
+  return create(std::move(config), std::move(kinesis),
+                std::shared_ptr<LeaseTable>(std::move(table)), std::move(factory));
 }
 
 Result<std::unique_ptr<Worker>> Worker::create(WorkerConfig config,
@@ -415,7 +421,8 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerConfig config,
   SLUICE_RETURN_IF_ERROR(config.validate());
   if (!kinesis) return Status::invalid_argument("Worker: a Kinesis client is required");
   if (!table) return Status::invalid_argument("Worker: a lease table is required");
-  if (!factory) return Status::invalid_argument("Worker: a ShardRecordProcessorFactory is required");
+  if (!factory)
+    return Status::invalid_argument("Worker: a ShardRecordProcessorFactory is required");
   auto impl = std::make_unique<Impl>();
   if (config.worker_id.empty()) config.worker_id = generate_worker_id();
   impl->clock = config.clock ? config.clock : &Clock::real();
@@ -432,9 +439,8 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerConfig config,
   impl->table = std::move(table);
   MetricsRegistry& registry = registry_or_global(config.metrics);
   impl->table_metrics = std::make_unique<LeaseTableMetrics>(registry, impl->table->name());
-  impl->shared = std::make_shared<ProcessorShared>(registry, impl->table->name(),
-                                                   impl->coordinator.get(), impl->log,
-                                                   config.on_processor_error);
+  impl->shared = std::make_shared<ProcessorShared>(
+      registry, impl->table->name(), impl->coordinator.get(), impl->log, config.on_processor_error);
 
   SchedulerOptions s;
   s.stream = {.name = config.stream_name, .arn = config.stream_arn};

@@ -102,9 +102,8 @@ struct PollingConfig {
 // changed then). The AWS variables (AWS_REGION, AWS_PROFILE,
 // AWS_ENDPOINT_URL_KINESIS, AWS_ENDPOINT_URL_DYNAMODB, credentials) are read
 // by the AWS clients. `getenv` is replaceable for tests.
-Status apply_environment(
-    ManagementConfig& management, PollingConfig& polling,
-    const std::function<std::optional<std::string>(const char*)>& getenv = {});
+Status apply_environment(ManagementConfig& management, PollingConfig& polling,
+                         const std::function<std::optional<std::string>(const char*)>& getenv = {});
 
 // "<host name>-<8 random hex digits>": unique per process (and per worker
 // when several run in one process), stable for the process's life.
