@@ -31,7 +31,9 @@ std::string binary_dir() {
   return v && *v ? v : SLUICE_TEST_BINARY_DIR;
 }
 
-std::string sluice_binary() { return binary_dir() + "/tools/sluice/sluice"; }
+std::string sluice_binary() {
+  return binary_dir() + "/tools/sluice/sluice";
+}
 
 bool wait_until(const std::function<bool()>& pred, std::chrono::milliseconds timeout,
                 std::chrono::milliseconds step) {

@@ -5,8 +5,8 @@
 
 #include "sluice/aws/sigv4.h"
 #include "sluice/core/executor.h"
-#include "support/local_http_server.h"
 #include "support/backends.h"
+#include "support/local_http_server.h"
 #include "support/test_util.h"
 
 namespace sluice::aws {
@@ -86,11 +86,13 @@ TEST(S3Signing, PathIsEncodedOnceAndPayloadUnsigned) {
   ClientOptions o;
   o.region = "us-east-1";
   o.endpoint = server.url();
-  o.credentials = make_static_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+  o.credentials =
+      make_static_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
   auto s3 = S3Client::create(o);
   ASSERT_TRUE(s3.ok());
   ThreadPool pool(1);
-  auto etag = run_blocking(pool.executor(), (*s3)->put_object("bucket", "dir/a b+c\xc3\xa9.bin", "body"));
+  auto etag =
+      run_blocking(pool.executor(), (*s3)->put_object("bucket", "dir/a b+c\xc3\xa9.bin", "body"));
   ASSERT_TRUE(etag.ok()) << etag.status();
   ASSERT_EQ(server.request_count(), 1u);
   const testing::RecordedRequest sent = server.requests()[0];
@@ -102,8 +104,8 @@ TEST(S3Signing, PathIsEncodedOnceAndPayloadUnsigned) {
   again.url = server.url() + sent.target;
   again.body = "body";
   for (const auto& [k, v] : sent.headers) {
-    if (k == "Authorization" || k == "X-Amz-Date" || k == "x-amz-content-sha256" ||
-        k == "Host" || k == "Content-Length") {
+    if (k == "Authorization" || k == "X-Amz-Date" || k == "x-amz-content-sha256" || k == "Host" ||
+        k == "Content-Length") {
       continue;
     }
     again.headers.emplace_back(k, v);
@@ -118,7 +120,11 @@ TEST(S3Signing, PathIsEncodedOnceAndPayloadUnsigned) {
   auto when = parse_iso8601_time(sent.header("x-amz-date"));
   ASSERT_TRUE(when.ok()) << when.status();
   opts.time = *when;
-  auto expected = sign_request(again, *make_static_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")->credentials(), opts);
+  auto expected = sign_request(
+      again,
+      *make_static_credentials("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY")
+           ->credentials(),
+      opts);
   ASSERT_TRUE(expected.ok()) << expected.status();
   EXPECT_EQ(sent.header("authorization"), expected->authorization);
   EXPECT_NE(expected->canonical_request.find("/bucket/dir/a%20b%2Bc%C3%A9.bin"), std::string::npos);

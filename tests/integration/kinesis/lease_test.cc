@@ -16,20 +16,23 @@ namespace {
 
 class LeaseTest : public KinesisStreamTest {
  protected:
-  std::unique_ptr<sluice::testing::ChildProcess> consumer_process(const std::string& redis_prefix_db) {
+  std::unique_ptr<sluice::testing::ChildProcess> consumer_process(
+      const std::string& redis_prefix_db) {
     const std::string bin = sluice::testing::sluice_binary();
     const auto& b = sluice::testing::Backends::get();
     return std::make_unique<sluice::testing::ChildProcess>(
         std::vector<std::string>{bin, "--endpoint-url", b.kinesis_endpoint, "--log-level", "warn",
-                                 "kinesis", "consume", "--stream", stream_, "--from", "trim-horizon",
-                                 "--checkpoint", redis_prefix_db, "--lease", redis_prefix_db,
-                                 "--lease-ttl", "3", "--batch-size", "50"},
-        std::vector<std::pair<std::string, std::string>>{
-            {"AWS_ACCESS_KEY_ID", "AKID"}, {"AWS_SECRET_ACCESS_KEY", "secret"}, {"AWS_REGION", "us-east-1"}});
+                                 "kinesis", "consume", "--stream", stream_, "--from",
+                                 "trim-horizon", "--checkpoint", redis_prefix_db, "--lease",
+                                 redis_prefix_db, "--lease-ttl", "3", "--batch-size", "50"},
+        std::vector<std::pair<std::string, std::string>>{{"AWS_ACCESS_KEY_ID", "AKID"},
+                                                         {"AWS_SECRET_ACCESS_KEY", "secret"},
+                                                         {"AWS_REGION", "us-east-1"}});
   }
 
   // The "data" of every record line a process printed, decoded.
-  static std::vector<std::pair<std::string, std::string>> records_of(const sluice::testing::ChildProcess& p) {
+  static std::vector<std::pair<std::string, std::string>> records_of(
+      const sluice::testing::ChildProcess& p) {
     std::vector<std::pair<std::string, std::string>> out;  // (shard, data)
     for (const auto& line : p.lines()) {
       if (!line.starts_with("{\"shard_id\"")) continue;
@@ -65,14 +68,15 @@ TEST_F(LeaseTest, ProcessesShareShardsAndTakeOverFromAKilledOne) {
     auto all = union_of();
     return std::set<std::string>(all.begin(), all.end()).size();
   };
-  ASSERT_TRUE(wait_for([&] { return distinct() >= 600; }, 60s)) << distinct() << "\n"
-                                                                << [&] {
-                                                                     std::string out;
-                                                                     for (const auto& p : procs)
-                                                                       for (const auto& l : p->lines())
-                                                                         if (!l.starts_with("{")) out += l + "\n";
-                                                                     return out;
-                                                                   }();
+  ASSERT_TRUE(wait_for([&] { return distinct() >= 600; }, 60s))
+      << distinct() << "\n"
+      << [&] {
+           std::string out;
+           for (const auto& p : procs)
+             for (const auto& l : p->lines())
+               if (!l.starts_with("{")) out += l + "\n";
+           return out;
+         }();
   // Leases settle: every process owns shards (6 shards over 3 processes).
   ASSERT_TRUE(wait_for(
       [&] {
@@ -87,8 +91,9 @@ TEST_F(LeaseTest, ProcessesShareShardsAndTakeOverFromAKilledOne) {
   {
     auto all = union_of();
     const std::set<std::string> unique(all.begin(), all.end());
-    EXPECT_EQ(all.size(), unique.size()) << "no record was delivered twice: no shard was read by two "
-                                            "processes at once, handovers were graceful";
+    EXPECT_EQ(all.size(), unique.size())
+        << "no record was delivered twice: no shard was read by two "
+           "processes at once, handovers were graceful";
   }
 
   // SIGKILL one process: its leases expire (3 s) and the others take over.
