@@ -18,8 +18,9 @@ sluice_test(sluice_kinesis_kcl_integration_tests LABEL integration
 if(TARGET sluice)
   add_dependencies(sluice_kinesis_kcl_integration_tests sluice)
 endif()
-if(SLUICE_BUILD_EXAMPLES)  # the multi_worker example test runs it
+if(SLUICE_BUILD_EXAMPLES)  # the multi_worker example test runs it (it exists only then)
   add_dependencies(sluice_kinesis_kcl_integration_tests kinesis_kcl_multi_worker)
+  target_compile_definitions(sluice_kinesis_kcl_integration_tests PRIVATE SLUICE_TEST_EXAMPLES=1)
 endif()
 
 # The Kinesis producer against kinesalite and s3rver (and the npm
