@@ -39,8 +39,11 @@ void JobSupervisor::run(std::stop_token stop) {
     int failures = 0;
     {
       std::lock_guard lock(mu_);
+      // Normally reset by add_handled() already; a session reporting
+      // progress some other way resets here.
       if (result.progressed) {
         failures_ = 0;
+        has_failures_.store(false, std::memory_order_relaxed);
         backoff_.reset();
       }
       if (result.error.ok()) {
@@ -48,6 +51,7 @@ void JobSupervisor::run(std::stop_token stop) {
         continue;
       }
       failures = ++failures_;
+      has_failures_.store(true, std::memory_order_relaxed);
       last_error_ = result.error;
       if (options_.max_consecutive_failures > 0 && failures_ >= options_.max_consecutive_failures) {
         disabled_ = true;
@@ -91,6 +95,7 @@ void JobSupervisor::set_switch(bool on) {
     if (disabled_) {
       disabled_ = false;
       failures_ = 0;
+      has_failures_.store(false, std::memory_order_relaxed);
       backoff_.reset();
       if (options_.disabled) options_.disabled->set(0);
       log_->info("kafka job enabled again");
@@ -101,6 +106,15 @@ void JobSupervisor::set_switch(bool on) {
     phase_.request_stop();
   }
   cv_.notify_all();
+}
+
+void JobSupervisor::reset_failures() {
+  std::lock_guard lock(mu_);
+  // A disabled job runs no session; its count stays until switched on.
+  if (disabled_) return;
+  failures_ = 0;
+  has_failures_.store(false, std::memory_order_relaxed);
+  backoff_.reset();
 }
 
 JobStatus JobSupervisor::status() const {

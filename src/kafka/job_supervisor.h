@@ -4,8 +4,9 @@
 // ConsumerSession) while the job's switch is on; when a session fails it
 // waits (exponential backoff on the injected Clock), then starts a new one,
 // which resumes from the last committed offsets; after N failures in a row
-// it disables the job until the switch is turned on again. A session that
-// handled a message successfully resets the failure count.
+// it disables the job until the switch is turned on again. The failure
+// count resets as soon as a session handles a message successfully (not
+// when that session ends), so status() shows 0 while a restarted job works.
 //
 // The session is a function, so that these rules are tested with a
 // ManualClock and scripted sessions, without a broker.
@@ -62,10 +63,18 @@ class JobSupervisor {
 
   void set_switch(bool on);
   JobStatus status() const;
-  // Called by sessions for every message handled (status().messages_handled).
-  void add_handled(std::uint64_t n) { handled_.fetch_add(n, std::memory_order_relaxed); }
+  // Called by sessions for messages handled successfully
+  // (status().messages_handled). The first success after a failure resets
+  // the failure count and the backoff; afterwards this is one relaxed load
+  // more, as the poll loop calls it per message.
+  void add_handled(std::uint64_t n) {
+    handled_.fetch_add(n, std::memory_order_relaxed);
+    if (n > 0 && has_failures_.load(std::memory_order_relaxed)) reset_failures();
+  }
 
  private:
+  void reset_failures();
+
   const std::string job_;
   SupervisorOptions options_;
   const Clock& clock_;
@@ -86,6 +95,8 @@ class JobSupervisor {
   // Fires to end the current session or backoff wait: stop, or switch-off.
   std::stop_source phase_;
   std::atomic<std::uint64_t> handled_{0};
+  // failures_ > 0, readable without mu_ (set and cleared under it).
+  std::atomic<bool> has_failures_{false};
 };
 
 }  // namespace sluice::kafka::internal

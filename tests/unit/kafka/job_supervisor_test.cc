@@ -139,6 +139,38 @@ TEST_F(SupervisorTest, ASuccessResetsTheFailureCount) {
   EXPECT_EQ(backoff_left(), seconds(2));
 }
 
+TEST_F(SupervisorTest, TheFirstHandledMessageOfARestartedSessionResetsTheCountWhileItRuns) {
+  // Session 0 fails; session 1 handles a message, then keeps running until
+  // told to fail (without reporting progress at its end, so only the
+  // per-message path can have reset the count).
+  std::atomic<bool> handled{false};
+  std::atomic<bool> fail_now{false};
+  start([&](int n, std::stop_token stop) {
+    if (n == 0) return SessionResult{Status::unavailable("boom"), false};
+    if (n == 1) {
+      sup_->add_handled(1);
+      handled = true;
+      if (!wait_until([&] { return fail_now.load() || stop.stop_requested(); }))
+        return SessionResult{};
+      return SessionResult{Status::unavailable("boom again"), false};
+    }
+    return block_until_stopped(stop);
+  });
+  sup_->set_switch(true);
+  ASSERT_TRUE(in_backoff(1));
+  clock_.advance(seconds(1));
+  ASSERT_TRUE(wait_until([&] { return handled.load(); }));
+  auto s = sup_->status();
+  EXPECT_EQ(s.state, JobState::kRunning);
+  EXPECT_EQ(s.consecutive_failures, 0);
+  EXPECT_EQ(s.messages_handled, 1u);
+  EXPECT_EQ(s.restarts, 1u);
+  // Its failure is the first of a new run: 1 s again, not 2 s.
+  fail_now = true;
+  ASSERT_TRUE(in_backoff(1));
+  EXPECT_EQ(backoff_left(), seconds(1));
+}
+
 TEST_F(SupervisorTest, SwitchingOffDuringBackoffCancelsTheRestartAndOnStartsAtOnce) {
   start([](int n, std::stop_token stop) {
     if (n == 0) return SessionResult{Status::unavailable("boom"), false};
