@@ -33,3 +33,9 @@ sluice_test(sluice_kinesis_kcl_unit_tests LABEL unit
     kinesis/kcl_coordinator_test.cc
     kinesis/kcl_metrics_publisher_test.cc
   LIBS sluice::kinesis)
+# The coordinator's real threads (renewer, balancing, checkpoints, reads)
+# racing over one in-memory table with the real clock; also run under TSan.
+sluice_test(sluice_kinesis_kcl_concurrency_tests LABEL concurrency
+  SOURCES
+    kinesis/kcl_concurrency_test.cc
+  LIBS sluice::kinesis)
