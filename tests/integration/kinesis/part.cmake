@@ -38,3 +38,11 @@ sluice_test(sluice_kinesis_concurrency_tests LABEL concurrency BACKENDS
   SOURCES
     kinesis/consumer_concurrency_test.cc
   LIBS sluice::kinesis)
+
+# Two KCL workers in one process, their processors checkpointing from the
+# handler threads while status, stats and lease snapshots are read and one
+# then the other stops gracefully; also run under TSan.
+sluice_test(sluice_kinesis_kcl_worker_concurrency_tests LABEL concurrency BACKENDS TIMEOUT 180
+  SOURCES
+    kinesis/kcl_concurrency_test.cc
+  LIBS sluice::kinesis)
