@@ -15,6 +15,8 @@ namespace {
 using std::chrono::milliseconds;
 
 constexpr int kPollTimeoutMs = 100;
+// Committed-offset and list-offsets queries made while partitions are assigned.
+constexpr int kOffsetQueryTimeoutMs = 10000;
 
 std::string describe(const std::vector<RdKafka::TopicPartition*>& parts) {
   std::string out;
@@ -569,11 +571,26 @@ void ConsumerSession::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Er
                                    std::vector<RdKafka::TopicPartition*>& partitions) {
   const bool cooperative = consumer->rebalance_protocol() == "COOPERATIVE";
   if (err == RdKafka::ERR__ASSIGN_PARTITIONS) {
+    // Without a committed offset a partition starts where initial_offset
+    // says, and nothing is committed there until a message is handled; a
+    // later member (a restart with initial offset newest) would then skip
+    // whatever arrived meanwhile. So the start is resolved here, assigned
+    // explicitly and committed like a handled position: the group keeps it.
+    auto starts = manual_commit_ ? uncommitted_starts(consumer, partitions)
+                                 : std::map<PartitionId, std::int64_t, PartitionLess>{};
     {
       auto lock = lock_if_pool();
       for (auto* tp : partitions) {
         auto it = resume_at_.find(PartitionRef{tp->topic(), tp->partition()});
-        if (it == resume_at_.end()) {
+        auto start = starts.find(PartitionRef{tp->topic(), tp->partition()});
+        if (it == resume_at_.end() && start != starts.end()) {
+          tracker_.assign({tp->topic(), tp->partition()}, start->second);
+          tp->set_offset(start->second);
+          log_.info(
+              "kafka partition has no committed offset; starting (and committing) at the "
+              "initial offset",
+              {{"topic", tp->topic()}, {"partition", tp->partition()}, {"offset", start->second}});
+        } else if (it == resume_at_.end()) {
           tracker_.assign({tp->topic(), tp->partition()});
         } else {
           // Handled here, not yet committed: resume after it, and commit it.
@@ -614,6 +631,60 @@ void ConsumerSession::rebalance_cb(RdKafka::KafkaConsumer* consumer, RdKafka::Er
   log_.error("kafka rebalance error", {{"error", describe_error(err)}});
   revoke(partitions, /*lost=*/true);
   consumer->unassign();
+}
+
+std::map<PartitionId, std::int64_t, PartitionLess> ConsumerSession::uncommitted_starts(
+    RdKafka::KafkaConsumer* consumer, const std::vector<RdKafka::TopicPartition*>& partitions) {
+  std::map<PartitionId, std::int64_t, PartitionLess> out;
+  std::vector<RdKafka::TopicPartition*> query;
+  for (const auto* tp : partitions) {
+    if (resume_at_.count(PartitionRef{tp->topic(), tp->partition()}) == 0) {
+      query.push_back(RdKafka::TopicPartition::create(tp->topic(), tp->partition()));
+    }
+  }
+  std::vector<RdKafka::TopicPartition*> uncommitted;
+  const auto cleanup = [&] {
+    RdKafka::TopicPartition::destroy(query);
+    RdKafka::TopicPartition::destroy(uncommitted);
+  };
+  if (query.empty()) return out;
+  RdKafka::ErrorCode ec = consumer->committed(query, kOffsetQueryTimeoutMs);
+  if (ec != RdKafka::ERR_NO_ERROR) {
+    log_.warn(
+        "kafka committed offsets unavailable; partitions without one start at librdkafka's "
+        "reset position, committed once a message is handled",
+        {{"error", describe_error(ec)}});
+    cleanup();
+    return out;
+  }
+  // ListOffsets takes the special timestamps -2 (log start) and -1 (end).
+  const std::int64_t which = config_.initial_offset == InitialOffset::kOldest
+                                 ? RdKafka::Topic::OFFSET_BEGINNING
+                                 : RdKafka::Topic::OFFSET_END;
+  for (const auto* q : query) {
+    if (q->err() == RdKafka::ERR_NO_ERROR && q->offset() < 0) {
+      uncommitted.push_back(RdKafka::TopicPartition::create(q->topic(), q->partition(), which));
+    }
+  }
+  if (uncommitted.empty()) {
+    cleanup();
+    return out;
+  }
+  ec = consumer->offsetsForTimes(uncommitted, kOffsetQueryTimeoutMs);
+  if (ec != RdKafka::ERR_NO_ERROR) {
+    log_.warn(
+        "kafka initial offsets unavailable; partitions without a committed offset start at "
+        "librdkafka's reset position, committed once a message is handled",
+        {{"error", describe_error(ec)}});
+  } else {
+    for (const auto* u : uncommitted) {
+      if (u->err() == RdKafka::ERR_NO_ERROR && u->offset() >= 0) {
+        out.emplace(PartitionId{u->topic(), u->partition()}, u->offset());
+      }
+    }
+  }
+  cleanup();
+  return out;
 }
 
 void ConsumerSession::update_lag() {

@@ -123,6 +123,11 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   static void on_commit(rd_kafka_t* rk, rd_kafka_resp_err_t err,
                         rd_kafka_topic_partition_list_t* offsets, void* opaque);
   void revoke(const std::vector<RdKafka::TopicPartition*>& partitions, bool lost);
+  // Of `partitions`, those the group has no committed offset for, with the
+  // offset initial_offset resolves to now (log start or end). Empty when the
+  // broker could not tell (then librdkafka's own reset applies).
+  std::map<PartitionId, std::int64_t, PartitionLess> uncommitted_starts(
+      RdKafka::KafkaConsumer* consumer, const std::vector<RdKafka::TopicPartition*>& partitions);
   void update_lag();
   Gauge& lag_gauge(const PartitionId& p);
 

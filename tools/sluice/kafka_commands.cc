@@ -1,8 +1,9 @@
 // `sluice kafka ...` commands:
 //
 //   sluice kafka produce --brokers B --topic T [--key K] [--input FILE|-] [--raw]
+//                        [-X KEY=VALUE]...
 //   sluice kafka consume --brokers B --topic T --group G [--from earliest|latest]
-//                        [--max-messages N]
+//                        [--max-messages N] [-X KEY=VALUE]...
 //   sluice kafka mock-cluster [--brokers N] [--topic T:PARTITIONS]...
 //
 // produce and consume speak the JSON lines of sluice/kafka/json_lines.h
@@ -12,6 +13,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <stop_token>
@@ -49,6 +51,7 @@ struct ProduceOptions {
   bool has_key = false;
   std::string input = "-";
   bool raw = false;
+  std::vector<std::string> properties;  // KEY=VALUE, passed to librdkafka
 };
 
 struct ConsumeOptions {
@@ -57,12 +60,26 @@ struct ConsumeOptions {
   std::string group;
   std::string from = "latest";
   long long max_messages = 0;
+  std::vector<std::string> properties;
 };
 
 struct MockClusterOptions {
   int brokers = 1;
   std::vector<std::string> topics;
 };
+
+// --property KEY=VALUE options as librdkafka properties (e.g. debug=cgrp).
+Result<std::map<std::string, std::string>> parse_properties(const std::vector<std::string>& specs) {
+  std::map<std::string, std::string> out;
+  for (const auto& spec : specs) {
+    const auto eq = spec.find('=');
+    if (eq == std::string::npos || eq == 0) {
+      return Status::invalid_argument("--property \"" + spec + "\": expected KEY=VALUE");
+    }
+    out[spec.substr(0, eq)] = spec.substr(eq + 1);
+  }
+  return out;
+}
 
 Status run_produce(const ProduceOptions& o, const GlobalOptions& global) {
   std::ifstream file;
@@ -77,6 +94,7 @@ Status run_produce(const ProduceOptions& o, const GlobalOptions& global) {
   pc.name = "cli";
   pc.enable_sync_producer = false;
   pc.enable_async_producer = true;
+  SLUICE_ASSIGN_OR_RETURN(pc.properties, parse_properties(o.properties));
   auto producer = kafka::Producer::create(pc, {.metrics = nullptr, .logger = global.logger()});
   if (!producer.ok()) return producer.status();
 
@@ -152,6 +170,7 @@ Status run_consume(const ConsumeOptions& o, const GlobalOptions& global) {
   cc.initial_offset =
       o.from == "earliest" ? kafka::InitialOffset::kOldest : kafka::InitialOffset::kNewest;
   cc.max_processing_time = std::chrono::seconds(10);  // stdout may be a slow pipe
+  SLUICE_ASSIGN_OR_RETURN(cc.properties, parse_properties(o.properties));
 
   std::stop_source stop;
   ShutdownSignals signals(stop);
@@ -235,6 +254,9 @@ void add_kafka_commands(CLI::App& root, Context& ctx) {
       ->each([produce](const std::string&) { produce->has_key = true; });
   p->add_option("--input", produce->input, "Read lines from FILE, or - for stdin");
   p->add_flag("--raw", produce->raw, "Each line is a plain-text value (not JSON)");
+  p->add_option("-X,--property", produce->properties,
+                "librdkafka property KEY=VALUE (e.g. debug=msg, compression.type=lz4); "
+                "repeatable");
   p->footer(kFormatHelp);
   ctx.on_run(p, "kafka produce", [produce, &ctx] { return run_produce(*produce, ctx.global); });
 
@@ -252,6 +274,8 @@ void add_kafka_commands(CLI::App& root, Context& ctx) {
       ->check(CLI::IsMember({"earliest", "latest"}));
   c->add_option("--max-messages", consume->max_messages,
                 "Stop after N messages (0: run until Ctrl-C / SIGTERM)");
+  c->add_option("-X,--property", consume->properties,
+                "librdkafka property KEY=VALUE (e.g. debug=cgrp,consumer); repeatable");
   c->footer(kFormatHelp);
   ctx.on_run(c, "kafka consume", [consume, &ctx] { return run_consume(*consume, ctx.global); });
 

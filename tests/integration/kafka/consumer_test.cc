@@ -4,6 +4,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <set>
@@ -415,6 +416,43 @@ TEST_F(KafkaConsumerTest, StopLetsTheHandlerFinishTheMessageInHandThenCommitsIt)
   EXPECT_EQ(committed_offsets(bootstrap_, "fin-group", "fin", 1)[0], 4);
   EXPECT_EQ(status(registry, "fin-job").state, JobState::kStopped);
   EXPECT_TRUE(log_->contains("kafka partitions revoked")) << log_->joined();  // left the group
+}
+
+TEST_F(KafkaConsumerTest, APartitionWithoutACommitKeepsItsStartSoTheNextMemberMissesNothing) {
+  // The first member starts at the end (newest) of empty partitions and
+  // handles nothing; messages arrive after it left; the next member, also
+  // "newest", must still get them: the start was committed for the group.
+  ASSERT_TRUE(cluster_->create_topic("late", 2).ok());
+  auto cfg = test_consumer_config(bootstrap_, "late-job", "late", "late-group");
+  cfg.initial_offset = InitialOffset::kNewest;
+  Recorder rec;
+  auto run_until = [&](const std::function<bool()>& done) {
+    Registry registry(options());
+    ASSERT_TRUE(registry
+                    .register_consumer(make_consumer(cfg,
+                                                     [&](HandlerContext&, const Message& m) {
+                                                       rec.add(m);
+                                                       return Status();
+                                                     }))
+                    .ok());
+    ASSERT_TRUE(registry.set_consumer_switch("late-job", true).ok());
+    std::stop_source stop;
+    ASSERT_TRUE(registry.start_all(stop.get_token()).ok());
+    // First join ~3 s, a rejoin after a leave ~session timeout - 1 s (5 s).
+    EXPECT_TRUE(wait_until(done, 30s));
+    stop.request_stop();
+    ASSERT_TRUE(registry.wait_stop().ok());
+  };
+  run_until([&] {
+    auto c = committed_offsets(bootstrap_, "late-group", "late", 2);
+    return c[0] == 0 && c[1] == 0;
+  });
+  EXPECT_EQ(rec.size(), 0u);
+  EXPECT_TRUE(log_->contains("kafka partition has no committed offset")) << log_->joined();
+  produce_values(bootstrap_, "late", "late-", 6);
+  run_until([&] { return rec.values().size() >= 6; });
+  EXPECT_EQ(rec.size(), 6u);
+  EXPECT_EQ(committed_total(committed_offsets(bootstrap_, "late-group", "late", 2)), 6);
 }
 
 TEST_F(KafkaConsumerTest, CommitsAreBatchedByCountAndByInterval) {
