@@ -104,6 +104,12 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   Status send_dead_letter(const Message& m, const Status& error);
   void record(const PartitionRef& p, std::int64_t offset, MessageOutcome outcome,
               std::unique_lock<std::mutex>& lock);
+  // Counts a handled message (mu_ held with handler threads). The counts
+  // reach the metrics and the job status in batches (report_handled(), at
+  // each commit check that commits and at the end), except the session's
+  // first success, reported at once.
+  void count(MessageOutcome outcome);
+  void report_handled();
   void fail(Status error);
   bool failed() const { return failed_.load(std::memory_order_acquire); }
 
@@ -172,6 +178,11 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   Status failure_;  // guarded by failure_mu_
   bool progressed_ = false;
   std::uint64_t handled_since_commit_ = 0;
+  std::uint64_t handled_unreported_ = 0;
+  // Poll loop turns, and whether the last one read no message: when to
+  // poll the commit queue.
+  std::uint32_t turns_ = 0;
+  bool idle_ = true;
   Clock::TimePoint next_commit_{};
   // Poll thread, without handler threads: when the handler of the message
   // just read returned.

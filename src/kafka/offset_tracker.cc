@@ -71,7 +71,11 @@ bool OffsetTracker::dispatched(const PartitionRef& p, std::int64_t offset) {
 
 void OffsetTracker::completed(const PartitionRef& p, std::int64_t offset, MessageOutcome outcome) {
   State* s = find(p);
-  if (!s) return;
+  if (s) completed_in(*s, offset, outcome);
+}
+
+void OffsetTracker::completed_in(State& st, std::int64_t offset, MessageOutcome outcome) {
+  State* s = &st;
   auto& w = s->window;
   // Usually the front (in-order handling); otherwise a binary search.
   auto it = (!w.empty() && w.front().offset == offset)
@@ -97,6 +101,40 @@ void OffsetTracker::completed(const PartitionRef& p, std::int64_t offset, Messag
     s->handled_upto = w.front().offset + 1;
     w.pop_front();
   }
+}
+
+OffsetTracker::InOrder OffsetTracker::dispatch_in_order(const PartitionRef& p,
+                                                        std::int64_t offset) {
+  InOrder m;
+  State* s = find(p);
+  if (!s || offset < 0 || offset < s->next) return m;
+  // Behind an unfinished or failed message the entry must wait in the window.
+  if (!s->window.empty()) s->window.push_back({offset, EntryState::kPending});
+  s->next = offset + 1;
+  ++s->pending;
+  ++pending_total_;
+  m.state_ = s;
+  m.offset_ = offset;
+  return m;
+}
+
+void OffsetTracker::complete_in_order(InOrder m, MessageOutcome outcome) {
+  auto* s = static_cast<State*>(m.state_);
+  if (!s) return;
+  auto& w = s->window;
+  if (w.empty()) {
+    --s->pending;
+    --pending_total_;
+    if (outcome == MessageOutcome::kHandled) {
+      // Everything dispatched before it is handled: the position moves here.
+      s->handled_upto = m.offset_ + 1;
+    } else {
+      w.push_back({m.offset_, outcome == MessageOutcome::kFailed ? EntryState::kFailed
+                                                                 : EntryState::kAbandoned});
+    }
+    return;
+  }
+  completed_in(*s, m.offset_, outcome);
 }
 
 std::optional<std::int64_t> OffsetTracker::committable(const PartitionRef& p) const {

@@ -89,6 +89,22 @@ class OffsetTracker {
   // (revoked meanwhile) are ignored.
   void completed(const PartitionRef& p, std::int64_t offset, MessageOutcome outcome);
 
+  // dispatched() and completed() for a message handled where it is read (no
+  // handler threads): one lookup, and no window entry while the partition's
+  // messages succeed in order. Same rules and results as the pair. The
+  // partition must not be revoked between the two calls.
+  class InOrder {
+   public:
+    explicit operator bool() const { return state_ != nullptr; }
+
+   private:
+    friend class OffsetTracker;
+    void* state_ = nullptr;
+    std::int64_t offset_ = -1;
+  };
+  InOrder dispatch_in_order(const PartitionRef& p, std::int64_t offset);
+  void complete_in_order(InOrder m, MessageOutcome outcome);
+
   // Where consumption would resume if committed now: one past the highest
   // offset below which every dispatched message was handled. nullopt until a
   // message of the partition was handled.
@@ -129,6 +145,7 @@ class OffsetTracker {
   State* find(const PartitionRef& p);
   const State* find(const PartitionRef& p) const;
   void maybe_take(const PartitionId& id, State& s, std::vector<OffsetCommit>& out);
+  void completed_in(State& s, std::int64_t offset, MessageOutcome outcome);
 
   std::map<PartitionId, State, PartitionLess> parts_;
   // The partition looked up last: consecutive messages usually share one.

@@ -215,3 +215,44 @@ TEST(OffsetTracker, AFailedCommitIsTakenAgain) {
 
 }  // namespace
 }  // namespace sluice::kafka::internal
+
+namespace sluice::kafka::internal {
+namespace {
+
+// The poll thread's one-lookup path must give exactly what dispatched() +
+// completed() give, whatever the outcomes and gaps.
+TEST(OffsetTracker, InOrderPathMatchesDispatchedAndCompleted) {
+  std::mt19937 rng(7);
+  for (int round = 0; round < 200; ++round) {
+    OffsetTracker pair;
+    OffsetTracker in_order;
+    const PartitionRef p{"t", 0};
+    pair.assign(p);
+    in_order.assign(p);
+    std::int64_t offset = static_cast<std::int64_t>(rng() % 3);
+    for (int i = 0; i < 30; ++i) {
+      const auto roll = rng() % 10;
+      const MessageOutcome outcome = roll < 8   ? MessageOutcome::kHandled
+                                     : roll < 9 ? MessageOutcome::kFailed
+                                                : MessageOutcome::kAbandoned;
+      const bool ok = pair.dispatched(p, offset);
+      const auto m = in_order.dispatch_in_order(p, offset);
+      ASSERT_EQ(ok, static_cast<bool>(m));
+      pair.completed(p, offset, outcome);
+      in_order.complete_in_order(m, outcome);
+      ASSERT_EQ(pair.committable(p), in_order.committable(p)) << "round " << round << " i " << i;
+      ASSERT_EQ(pair.blocked(p), in_order.blocked(p));
+      ASSERT_EQ(pair.pending_total(), in_order.pending_total());
+      ASSERT_EQ(pair.next_offset(p), in_order.next_offset(p));
+      offset += 1 + static_cast<std::int64_t>(rng() % 2);  // gaps: compaction, markers
+      if (rng() % 20 == 0) offset -= 2;                    // a replayed offset is refused
+    }
+    const auto a = pair.take_commits();
+    const auto b = in_order.take_commits();
+    ASSERT_EQ(a.size(), b.size());
+    for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].offset, b[i].offset);
+  }
+}
+
+}  // namespace
+}  // namespace sluice::kafka::internal
