@@ -11,6 +11,7 @@
 #include <atomic>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <thread>
 #include <variant>
@@ -977,6 +978,7 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
       RetryPolicy::exponential(500ms, 30s, RetryPolicy::kUnlimited, Jitter::kFull));
   Clock::TimePoint next_sync = impl->clock->now();
   bool first_sync = true;
+  std::optional<Clock::TimePoint> lease_step_at;  // the lease manager's next_step_at
   auto io = impl->io_pool->executor();
 
   while (!stop.stop_requested() && !impl->engine_stop.stop_requested()) {
@@ -1029,7 +1031,9 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
       if (impl->leases) {
         auto balancing = run_on(io, [impl, workable] { return impl->leases->balance(workable); });
         Result<LeaseBalance> step = co_await std::move(balancing);
+        lease_step_at.reset();
         if (step.ok()) {
+          lease_step_at = step->next_step_at;
           to_start = apply_balance(impl, *step, &release);
         } else {
           impl->log->warn("lease balancing failed",
@@ -1049,7 +1053,10 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
     // 6. Sleep until the next sync, the next balancing, or a wake-up.
     Clock::TimePoint until = next_sync;
     if (impl->leases && !first_sync) {
-      until = std::min(until, impl->clock->now() + impl->options.lease_acquire_interval);
+      const auto now = impl->clock->now();
+      until = std::min(until, now + impl->options.lease_acquire_interval);
+      // A watched lease expiring sooner: balance then (never in a busy loop).
+      if (lease_step_at) until = std::min(until, std::max(*lease_step_at, now + 10ms));
     }
     JointStop either(stop, wake);
     auto wait = async_sleep_until(*impl->clock, until, either.token());

@@ -5,7 +5,7 @@
 // The consumer engine drives it from its coordination loop:
 //
 //   manager.start(stream, on_lost);            // begins renewing in the background
-//   every acquire interval:
+//   every acquire interval (or at step.next_step_at, if sooner):
 //     auto step = manager.balance(workable);   // shards whose parents are done
 //     start step.acquired; stop step.lost at once (no checkpoint);
 //     for step.to_shed: stop gracefully, checkpoint, then manager.release(shard)
@@ -20,7 +20,9 @@
 #ifndef SLUICE_CORE_LEASE_MANAGER_H_
 #define SLUICE_CORE_LEASE_MANAGER_H_
 
+#include <chrono>
 #include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -43,6 +45,13 @@ struct LeaseBalance {
   // Held, but beyond this worker's fair share now that other workers are
   // live: finish in-flight work, checkpoint, then release() each.
   std::vector<std::string> to_shed;
+  // When the next step may take more than this one did: the moment a lease
+  // this manager watches would expire if its owner stays silent, or soon
+  // when free leases were left over (on the Clock the manager was given: a
+  // sluice::Clock::TimePoint). The engine balances again then instead of
+  // waiting for its next acquire interval, so that a dead worker's shards
+  // are picked up up to one interval sooner. Unset: nothing to wait for.
+  std::optional<std::chrono::steady_clock::time_point> next_step_at;
 };
 
 // A shard and its lineage, as the engine's shard sync sees it.

@@ -106,7 +106,9 @@ struct SchedulerOptions {
 // What a shard is doing, for status displays.
 struct ShardStatus {
   std::string shard_id;
-  std::string state;  // waiting, running, ended, stopped, failed, lease-lost
+  // starting (initializing, finding its start position), running, ended,
+  // stopped, failed, lease-lost
+  std::string state;
   std::int64_t records = 0;
   std::optional<std::int64_t> millis_behind_latest;
   std::string last_sequence_number;

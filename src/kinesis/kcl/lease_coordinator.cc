@@ -256,7 +256,15 @@ Result<LeaseBalance> LeaseCoordinator::balance(const std::vector<std::string>& w
     std::lock_guard lock(mu_);
     if (!started_) return Status::failed_precondition("LeaseCoordinator: call start() first");
   }
-  SLUICE_RETURN_IF_ERROR(refresh(false).with_context("scanning the lease table"));
+  bool due = false;
+  {
+    std::lock_guard lock(mu_);
+    due = next_step_at_ && clock_->now() >= *next_step_at_;
+  }
+  // The step asked for is judged on a fresh scan: a watched lease may have
+  // been renewed since the last one (a take would only fail its condition),
+  // leftover leases taken by others.
+  SLUICE_RETURN_IF_ERROR(refresh(due).with_context("scanning the lease table"));
   const std::set<std::string> workable(workable_shards.begin(), workable_shards.end());
   LeaseBalance out;
   bool took_first = false;
@@ -283,6 +291,7 @@ Result<LeaseBalance> LeaseCoordinator::balance(const std::vector<std::string>& w
   lost_since_balance_.clear();
   std::sort(out.acquired.begin(), out.acquired.end());
   out.acquired.erase(std::unique(out.acquired.begin(), out.acquired.end()), out.acquired.end());
+  out.next_step_at = next_step_at_;
   metrics_->held.set(static_cast<double>(held_.size()));
   return out;
 }
@@ -302,6 +311,7 @@ Result<LeaseBalance> LeaseCoordinator::balance_round(const std::set<std::string>
     input.max_leases = m.max_leases;
     input.leases_to_acquire = m.leases_to_acquire;
     input.spread = spread_;
+    std::optional<Clock::TimePoint> expiry_due;
     for (const auto& [shard, h] : held_) {
       if (!h.handing_over && !h.shed_requested) input.held.insert(shard);
     }
@@ -316,6 +326,12 @@ Result<LeaseBalance> LeaseCoordinator::balance_round(const std::set<std::string>
       const auto unchanged = o == observed_.end() ? Clock::Duration(0) : now - o->second.changed_at;
       v.expired = !l.lease_owner.empty() && unchanged > m.failover_time;
       v.very_old = v.expired && unchanged > 3 * m.failover_time;
+      if (!v.expired && v.workable && !v.finished && !l.lease_owner.empty() &&
+          l.lease_owner != worker_id_ && o != observed_.end()) {
+        // Strictly after the failover time, as the expiry test above.
+        const auto due = o->second.changed_at + m.failover_time + 1ms;
+        if (!expiry_due || due < *expiry_due) expiry_due = due;
+      }
       if (l.lease_owner == worker_id_ && !l.checkpoint_owner.empty() && !held_.count(l.shard_id)) {
         auto [it, fresh] = incoming_.try_emplace(l.shard_id, now);
         (void)fresh;
@@ -333,6 +349,7 @@ Result<LeaseBalance> LeaseCoordinator::balance_round(const std::set<std::string>
         ++it;
       }
     }
+    next_step_at_ = expiry_due;
     plan = plan_leases(input);
     last_workers_ = plan.workers;
     last_target_ = plan.target;
@@ -420,6 +437,28 @@ Result<LeaseBalance> LeaseCoordinator::balance_round(const std::set<std::string>
     }
   }
   if (took_first) *took_first = load_before == 0 && got > 0 && plan.need > got;
+  // Free leases left while this worker is below the ceiling share: while
+  // leases move (a failover), workers can compute the shares from views a
+  // few writes apart, and a lease nobody counts as theirs would wait a whole
+  // take interval. Look again shortly, a couple of times at most.
+  const int workers = std::max<int>(1, static_cast<int>(plan.workers.size()));
+  const int ceiling = (plan.active + workers - 1) / workers;
+  const int load_after = load_before + got;
+  const bool room = load_after < ceiling && (m.max_leases == 0 || load_after < m.max_leases) &&
+                    (m.leases_to_acquire == 0 || got < m.leases_to_acquire);
+  {
+    std::lock_guard lock(mu_);
+    if (room && static_cast<int>(plan.take.size()) > got && quick_steps_ < 2) {
+      ++quick_steps_;
+      // Long enough for the other takers' writes of this round to land.
+      const auto soon =
+          clock_->now() + std::min<Clock::Duration>(Clock::Duration(m.take_interval) / 8,
+                                                    std::chrono::milliseconds(100));
+      if (!next_step_at_ || soon < *next_step_at_) next_step_at_ = soon;
+    } else if (!room || static_cast<int>(plan.take.size()) <= got) {
+      quick_steps_ = 0;
+    }
+  }
   if (!plan.balanced || got > 0 || !plan.adopt.empty()) {
     log_->debug("lease plan", {{"workers", static_cast<long long>(plan.workers.size())},
                                {"active", plan.active},

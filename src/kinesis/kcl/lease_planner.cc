@@ -11,6 +11,15 @@ LeasePlan plan_leases(const PlanInput& in) {
   std::map<std::string, int>& load = plan.load;
   load[in.me] = 0;
   std::vector<const LeaseView*> free_leases;
+  // A live worker renews every lease it holds each renewal pass, so one
+  // expired lease means its owner is gone. Its other leases expire one by
+  // one (they were renewed at different moments): counting it as a worker
+  // until the last one does would hold the survivors' shares down and leave
+  // its expired leases untaken until then.
+  std::set<std::string> gone;
+  for (const LeaseView& l : in.leases) {
+    if (l.expired && !l.finished && !l.owner.empty() && l.owner != in.me) gone.insert(l.owner);
+  }
   for (const LeaseView& l : in.leases) {
     if (l.finished) continue;
     if (in.held.count(l.shard_id)) {
@@ -33,8 +42,10 @@ LeasePlan plan_leases(const PlanInput& in) {
     if (!l.owner.empty() && !l.expired) {
       ++load[l.owner];
       ++plan.active;
-      workers.insert(l.owner);
-      if (!l.checkpoint_owner.empty()) workers.insert(l.checkpoint_owner);
+      if (!gone.count(l.owner)) workers.insert(l.owner);
+      if (!l.checkpoint_owner.empty() && !gone.count(l.checkpoint_owner)) {
+        workers.insert(l.checkpoint_owner);
+      }
       continue;
     }
     if (l.workable) {

@@ -96,6 +96,93 @@ TEST_F(KclCoordinatorTest, ALeaseExpiresOnlyWhenItsCounterStopsMovingOnThisWorke
   EXPECT_EQ(get("shardId-0").lease_owner, "") << "stop() gives leases up";
 }
 
+// The engine balances again at next_step_at: a dead worker's lease is taken
+// the failover time after the scan that last saw it change, not at the
+// first periodic take after that.
+TEST_F(KclCoordinatorTest, EachStepNamesWhenAWatchedLeaseExpiresAndThatStepScansAfresh) {
+  add_lease("shardId-0", "other", 5);
+  auto me = coordinator("me");  // failover 2 s, take interval 500 ms
+  start(*me);
+  const auto t0 = clock_.now();
+  auto first = me->balance({"shardId-0"});
+  ASSERT_TRUE(first.ok()) << first.status();
+  ASSERT_TRUE(first->next_step_at.has_value());
+  EXPECT_EQ(*first->next_step_at, t0 + 2001ms) << "strictly after the failover time";
+
+  // Renewed, then seen renewed: the expiry moves with the sighting.
+  clock_.advance(300ms);
+  ASSERT_TRUE(table_->renew("shardId-0", 5, false).ok());
+  auto seen = me->balance({"shardId-0"});
+  ASSERT_TRUE(seen.ok());
+  ASSERT_TRUE(seen->next_step_at.has_value());
+  EXPECT_EQ(*seen->next_step_at, t0 + 2301ms);
+
+  // Renewed again just before the due step, 1 ms after a scan: the due
+  // step scans although the last scan is fresh, so it sees the renewal and
+  // neither tries a take nor loses track of the owner.
+  clock_.advance(1900ms);  // t0 + 2200 ms: scanned, still alive
+  ASSERT_TRUE(me->balance({"shardId-0"}).ok());
+  ASSERT_TRUE(table_->renew("shardId-0", 6, false).ok());
+  clock_.advance(101ms);  // t0 + 2301 ms: due
+  auto due = me->balance({"shardId-0"});
+  ASSERT_TRUE(due.ok());
+  EXPECT_TRUE(due->acquired.empty());
+  ASSERT_TRUE(due->next_step_at.has_value());
+  EXPECT_EQ(*due->next_step_at, t0 + 2301ms + 2001ms) << "the renewal was seen at the due step";
+
+  // The owner is gone: the step at next_step_at takes the lease.
+  clock_.advance(2001ms);
+  auto taken = me->balance({"shardId-0"});
+  ASSERT_TRUE(taken.ok());
+  EXPECT_EQ(taken->acquired, std::vector<std::string>{"shardId-0"});
+  EXPECT_FALSE(taken->next_step_at.has_value()) << "no other worker's lease is left to watch";
+  ASSERT_TRUE(me->stop().ok());
+}
+
+// While leases move, workers can compute shares from views a few writes
+// apart and leave a free lease that nobody counts as theirs: a worker below
+// the ceiling share looks again soon (take interval / 8), twice at most.
+TEST_F(KclCoordinatorTest, LeftoverFreeLeasesBringTheNextStepForwardTwiceAtMost) {
+  std::vector<std::string> all;
+  for (int i = 0; i < 4; ++i) {
+    add_lease("a-" + std::to_string(i), "a", 1);
+    add_lease("b-" + std::to_string(i), "b", 1);
+    all.push_back("a-" + std::to_string(i));
+    all.push_back("b-" + std::to_string(i));
+  }
+  for (int i = 0; i < 3; ++i) {
+    add_lease("me-" + std::to_string(i), "me", 1);  // assigned to this worker id
+    all.push_back("me-" + std::to_string(i));
+  }
+  add_lease("free-0", "", 0);
+  add_lease("free-1", "", 0);
+  all.push_back("free-0");
+  all.push_back("free-1");
+  auto me = coordinator("me");  // failover 2 s, take interval 500 ms
+  start(*me);
+  const auto t0 = clock_.now();
+  // 13 leases, 3 workers: shares 5, 4, 4 (the extra to a, by id). This worker
+  // adopts its 3 and takes 1 free lease; one is left and 4 < ceil(13/3).
+  auto first = me->balance(all);
+  ASSERT_TRUE(first.ok()) << first.status();
+  EXPECT_EQ(first->acquired.size(), 4u);
+  ASSERT_TRUE(first->next_step_at.has_value());
+  EXPECT_EQ(*first->next_step_at, t0 + 62500us);
+  // Nobody took it: once more soon, then back to the watched expiries.
+  clock_.advance(62500us);
+  auto second = me->balance(all);
+  ASSERT_TRUE(second.ok());
+  EXPECT_TRUE(second->acquired.empty()) << "the leftover is a's share";
+  ASSERT_TRUE(second->next_step_at.has_value());
+  EXPECT_EQ(*second->next_step_at, t0 + 125ms);
+  clock_.advance(62500us);
+  auto third = me->balance(all);
+  ASSERT_TRUE(third.ok());
+  ASSERT_TRUE(third->next_step_at.has_value());
+  EXPECT_EQ(*third->next_step_at, t0 + 2001ms) << "a's and b's leases, seen at t0, expire then";
+  ASSERT_TRUE(me->stop().ok());
+}
+
 TEST_F(KclCoordinatorTest, HeldLeasesAreRenewedAndLostAfterFailingForTheFailoverTime) {
   add_lease("shardId-0", "", 0);
   auto me = coordinator("me");

@@ -1,6 +1,6 @@
 // The lease planner's rules: fair shares within one lease, a balanced table
 // moves nothing, invisible workers take one lease first, expired leases are
-// free (very old first), steals by handoff never collide between takers,
+// free (very old first) and mark their owner gone, steals by handoff never collide between takers,
 // leases_to_acquire and max_leases.
 #include <gtest/gtest.h>
 
@@ -98,6 +98,23 @@ TEST(KclPlannerTest, ExpiredLeasesAreFreeAndVeryOldOnesComeFirst) {
   ASSERT_EQ(p.take.size(), 3u);
   EXPECT_EQ(p.take[0], shard(2));
   EXPECT_EQ(p.limit, 3);
+}
+
+TEST(KclPlannerTest, OneExpiredLeaseMarksItsOwnerGoneSoItsLeasesAreTakenAsEachExpires) {
+  // "dead" renewed its leases at different moments: one has expired, two
+  // have not yet. The survivors' shares are computed without it (9 leases,
+  // 2 workers: 5 and 4), so the expired lease is taken now, not when the
+  // last of dead's leases expires; dead's live leases are never stolen.
+  PlanInput in = input("b", {"a", "a", "a", "b", "b", "b", "dead", "dead", "dead"});
+  in.leases[6].expired = true;
+  LeasePlan p = plan_leases(in);
+  EXPECT_EQ(p.workers, (std::vector<std::string>{"a", "b"}));
+  EXPECT_EQ(p.active, 9);
+  EXPECT_EQ(p.quota["a"] + p.quota["b"], 9);
+  EXPECT_GE(p.need, 1);
+  EXPECT_EQ(p.take, std::vector<std::string>{shard(6)});
+  EXPECT_TRUE(p.steal.empty()) << "a gone worker's unexpired leases wait for their own expiry";
+  EXPECT_FALSE(p.balanced);
 }
 
 TEST(KclPlannerTest, TwoTakersNeverStealTheSameLease) {

@@ -181,6 +181,12 @@ class LeaseCoordinator final : public LeaseManager, public CheckpointStore {
   std::map<std::string, Observed, std::less<>> observed_;  // by shard id
   std::vector<Lease> leases_;                              // last scan, this stream, by shard id
   std::optional<Clock::TimePoint> scanned_at_;
+  // When the next balance() should come (LeaseBalance::next_step_at): the
+  // earliest moment a watched lease of another worker expires unless the
+  // table shows it renewed, or soon when free leases were left over. A
+  // balance() from then on scans afresh.
+  std::optional<Clock::TimePoint> next_step_at_;
+  int quick_steps_ = 0;  // consecutive "soon" steps for leftover leases
   // When this worker started a handoff to itself (or first saw one), by shard.
   std::map<std::string, Clock::TimePoint, std::less<>> incoming_;
   // Shard sync: lineage, and closed shards that get no lease by policy.
