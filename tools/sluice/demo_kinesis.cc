@@ -78,7 +78,7 @@ class Out {
 // batch in hand.
 class DemoProcessor final : public kcl::ShardRecordProcessor {
  public:
-  DemoProcessor(Out& out, kinesis::PayloadStore* store) : out_(out), store_(store) {}
+  explicit DemoProcessor(Out& out) : out_(out) {}
 
   void initialize(const kcl::InitializationInput& in) override {
     shard_ = in.shard_id;
@@ -89,20 +89,9 @@ class DemoProcessor final : public kcl::ShardRecordProcessor {
                        kcl::Checkpointer& cp) override {
     std::string batch;
     for (const auto& r : records) {
-      // Compressed and claim-checked payloads carry an envelope; plain ones
-      // are used as they are. A claim-check fetch may fail for a moment:
-      // retry rather than skip (skipping would lose the record).
-      Result<std::optional<std::string>> decoded = kinesis::try_decode_payload(r.data, store_);
-      for (int attempt = 0; !decoded.ok() && attempt < 20; ++attempt) {
-        std::this_thread::sleep_for(100ms);
-        decoded = kinesis::try_decode_payload(r.data, store_);
-      }
-      if (!decoded.ok()) {
-        std::fprintf(stderr, "demo worker: cannot decode a record of %s: %s\n", shard_.c_str(),
-                     decoded.status().to_string().c_str());
-        return;  // no checkpoint: the batch is read again by whoever owns the shard next
-      }
-      const std::string_view payload = decoded->has_value() ? std::string_view(**decoded) : r.data;
+      // Compressed and claim-checked payloads arrive decoded: the worker's
+      // payload_decoder (run_kinesis_worker) opened their envelopes.
+      const std::string_view payload = r.data;
       const auto end = payload.find(';');
       batch += "D " + std::string(payload.substr(0, end)) + " " + std::to_string(now_us()) + "\n";
     }
@@ -134,7 +123,6 @@ class DemoProcessor final : public kcl::ShardRecordProcessor {
 
  private:
   Out& out_;
-  kinesis::PayloadStore* store_;
   std::string shard_;
 };
 
@@ -173,13 +161,14 @@ Status run_kinesis_worker(const KinesisWorkerOptions& o) {
     std::fprintf(stderr, "demo worker: processor of %s: %s\n", shard.c_str(),
                  error.to_string().c_str());
   };
-  kinesis::PayloadStore* raw_store = store.get();
+  // Plain records pass through as they are; envelopes are decoded, claim
+  // checks fetched from S3 (a failed fetch is retried by the shard's reader).
+  config.payload_decoder = kinesis::make_payload_decoder(store);
   SLUICE_ASSIGN_OR_RETURN(
       auto worker,
-      kcl::Worker::create(
-          config, std::shared_ptr<aws::KinesisClient>(std::move(kinesis_client)),
-          std::shared_ptr<aws::DynamoDbClient>(std::move(dynamodb)),
-          [&out, raw_store] { return std::make_unique<DemoProcessor>(out, raw_store); }));
+      kcl::Worker::create(config, std::shared_ptr<aws::KinesisClient>(std::move(kinesis_client)),
+                          std::shared_ptr<aws::DynamoDbClient>(std::move(dynamodb)),
+                          [&out] { return std::make_unique<DemoProcessor>(out); }));
   return worker->run(stop.get_token());
 }
 

@@ -25,8 +25,8 @@ struct ProcessorShared {
                           "User records handed to ShardRecordProcessors.", {"table"})
                     .with({table})),
         errors(r.counter("sluice_kcl_processor_errors_total",
-                         "ShardRecordProcessor failures: exceptions, and shard_ended without a "
-                         "SHARD_END checkpoint.",
+                         "ShardRecordProcessor failures: exceptions, shard_ended without a "
+                         "SHARD_END checkpoint, and payloads that could not be decoded.",
                          {"table", "kind"})),
         lag(r.gauge("sluice_kcl_millis_behind_latest",
                     "How far each shard's processing is behind the tip of the stream.",
@@ -270,6 +270,15 @@ class ProcessorAdapter final : public ShardProcessor {
   ProcessResult process_records(const RecordBatch& batch, ShardCheckpointer& cp) override {
     checkpointer_->bind(&cp, Phase::kProcessing);
     const std::int64_t behind = batch.millis_behind_latest.value_or(-1);
+    // Records whose envelope could not be decoded are delivered as stored
+    // (a poison record neither stops the shard nor disappears) and reported.
+    for (const auto& [index, why] : batch.payload_errors) {
+      shared_->error(shard_, "payload",
+                     why.with_context("decoding the payload of record " +
+                                      std::string(batch.records[index].sequence_number) + "/" +
+                                      std::to_string(batch.records[index].sub_sequence_number) +
+                                      " (delivered undecoded)"));
+    }
     try {
       user_->process_records(std::span<const Record>(batch.records), behind, *checkpointer_);
     } catch (...) {
@@ -462,6 +471,7 @@ Result<std::unique_ptr<Worker>> Worker::create(WorkerConfig config,
   s.shard_sync_interval = config.management.shard_sync_interval;
   s.lease_acquire_interval = config.management.take_interval;
   s.deaggregate = config.deaggregate;
+  s.payload_decoder = config.payload_decoder;
   s.handler_threads = config.handler_threads;
   s.shutdown_timeout = config.shutdown_timeout;
   s.require_shard_end_checkpoint = true;

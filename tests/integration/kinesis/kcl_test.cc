@@ -1,11 +1,13 @@
 // The KCL-compatible worker against kinesalite and dynalite: the lease
 // table's exact schema, consuming a table the Java KCL wrote, balancing
 // across workers, late joiners, graceful handoff, resharding, and the
-// checkpointer's rules. (Failover after SIGKILL: kcl_failover_test.cc.)
+// checkpointer's rules, payload decoding. (Failover after SIGKILL:
+// kcl_failover_test.cc.)
 #include <gtest/gtest.h>
 
 #include "kcl_harness.h"
 #include "sluice/kinesis/aggregation.h"
+#include "sluice/kinesis/payload_codec.h"
 
 namespace sluice::kinesis::testing {
 namespace {
@@ -535,6 +537,51 @@ TEST_F(KclWorkerTest, ShardEndedWithoutACheckpointIsAnErrorAndChildrenWait) {
   auto parent = lease("shardId-000000000000");
   ASSERT_TRUE(parent);
   EXPECT_FALSE(parent->at_shard_end());
+  ASSERT_TRUE(workers_[0]->stop().ok());
+}
+
+TEST_F(KclWorkerTest, PayloadDecoderOpensEnvelopesAndReportsACorruptRecordWithoutLosingIt) {
+  create_stream(1);
+  auto encoder = PayloadEncoder::create({.compression = Compression::kZstd});
+  ASSERT_TRUE(encoder.ok()) << encoder.status();
+  std::set<std::string> expected;
+  for (int i = 0; i < 5; ++i) {
+    const std::string payload = "zstd-" + std::to_string(i) + std::string(300, 'z');
+    auto prepared = encoder->encode(payload);
+    ASSERT_TRUE(prepared.ok()) << prepared.status();
+    ASSERT_NE(prepared->data, payload) << "the record carries an envelope";
+    put_raw(prepared->data, "pk");
+    expected.insert(payload);
+  }
+  put_raw("plain-record", "pk");
+  expected.insert("plain-record");
+  // The envelope's magic with an unknown version: Corruption.
+  const std::string corrupt = std::string("\xF5SLP\x07\x00\x05", 7) + "hello";
+  const Put bad = put_raw(corrupt, "pk");
+  expected.insert(corrupt);
+
+  struct State {
+    std::mutex mu;
+    std::vector<std::pair<std::string, Status>> errors;
+  };
+  auto state = std::make_shared<State>();
+  auto c = config("decoding");
+  c.payload_decoder = make_payload_decoder(nullptr);
+  c.on_processor_error = [state](const std::string& shard, const Status& s) {
+    std::lock_guard lock(state->mu);
+    state->errors.emplace_back(shard, s);
+  };
+  start_worker(c, recording("decoding"));
+  ASSERT_TRUE(wait_for([&] { return ledger_.size() >= expected.size(); })) << missing(expected);
+  EXPECT_EQ(ledger_.distinct_data(), expected) << missing(expected);
+  {
+    std::lock_guard lock(state->mu);
+    ASSERT_EQ(state->errors.size(), 1u);
+    const Status& e = state->errors[0].second;
+    EXPECT_EQ(e.code(), StatusCode::kCorruption) << e;
+    EXPECT_NE(std::string(e.message()).find(bad.sequence), std::string::npos) << e;
+    EXPECT_NE(std::string(e.message()).find("delivered undecoded"), std::string::npos) << e;
+  }
   ASSERT_TRUE(workers_[0]->stop().ok());
 }
 

@@ -26,8 +26,10 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "sluice/aws/dynamodb_client.h"
@@ -69,6 +71,14 @@ struct WorkerConfig {
 
   // Split KPL aggregates into user records (the KCL does).
   bool deaggregate = true;
+  // Decodes the sluice producer's payload envelope (compression, S3 claim
+  // checks) before processors see the records:
+  //   config.payload_decoder = sluice::kinesis::make_payload_decoder(store);
+  // Retryable failures (S3 unreachable) are retried by the shard's reader;
+  // a record that cannot be decoded (corrupt, claim-check object gone) is
+  // delivered with its data as stored and reported to on_processor_error
+  // (kind "payload") with its sequence number. Unset: data as stored.
+  std::function<Result<std::optional<std::string>>(std::string_view)> payload_decoder{};
   // Threads running processors. 0 = max(4, hardware threads).
   std::size_t handler_threads = 0;
   // Graceful shutdown: processors' shutdown_requested and final checkpoints
