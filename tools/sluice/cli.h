@@ -60,6 +60,10 @@ void add_kinesis_consumer_commands(CLI::App& kinesis, Context& ctx);
 // --log-level); the rest resolves as the SDKs do.
 aws::ClientOptions aws_client_options(const GlobalOptions& global);
 Result<std::shared_ptr<aws::KinesisClient>> kinesis_client(const GlobalOptions& global);
+// One DescribeStreamSummary before a consumer starts: a wrong endpoint,
+// stream name, region or credentials is an error naming the cause at once,
+// where the consumer itself would keep retrying (it rides out outages).
+Status check_stream_reachable(aws::KinesisClient& kinesis, const std::string& stream);
 
 }  // namespace sluice::cli
 

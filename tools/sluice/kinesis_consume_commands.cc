@@ -149,6 +149,7 @@ Status run_consume(const ConsumeOptions& o, Context& ctx) {
   options.retry = {.max_attempts = 1, .backoff = std::chrono::milliseconds(0)};
 
   SLUICE_ASSIGN_OR_RETURN(auto client, kinesis_client(ctx.global));
+  SLUICE_RETURN_IF_ERROR(check_stream_reachable(*client, o.stream));
   SLUICE_ASSIGN_OR_RETURN(auto consumer,
                           kinesis::Consumer::create(options, std::move(client), store));
   ShutdownSignals signals(stop);

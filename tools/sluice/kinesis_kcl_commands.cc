@@ -227,6 +227,7 @@ Status run_kcl_consume(const KclConsumeOptions& o, Context& ctx,
   shared->max_records = o.max_records;
   shared->log = config.logger;
   SLUICE_ASSIGN_OR_RETURN(auto kinesis, kinesis_client(ctx.global));
+  SLUICE_RETURN_IF_ERROR(check_stream_reachable(*kinesis, o.stream));
   SLUICE_ASSIGN_OR_RETURN(auto db, dynamodb_client(ctx.global, o.dynamodb_endpoint_url));
   SLUICE_ASSIGN_OR_RETURN(auto worker,
                           kcl::Worker::create(std::move(config), kinesis, db, [shared] {

@@ -1,8 +1,14 @@
-// Several `sluice kinesis consume` processes sharing one stream through
-// Redis leases: shards are shared out, never read twice at once, and a
-// process killed with SIGKILL has its shards picked up by the others.
+// `sluice kinesis consume` processes: several sharing one stream through
+// Redis leases (shards are shared out, never read twice at once, and a
+// process killed with SIGKILL has its shards picked up by the others), and
+// the check before consuming that names an unreachable endpoint or a
+// missing stream instead of retrying forever.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <map>
 #include <set>
@@ -45,6 +51,44 @@ class LeaseTest : public KinesisStreamTest {
     return out;
   }
 };
+
+// A port nothing listens on: bound, read, closed.
+int closed_port() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  socklen_t len = sizeof addr;
+  EXPECT_EQ(::bind(fd, reinterpret_cast<sockaddr*>(&addr), len), 0);
+  EXPECT_EQ(::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len), 0);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+TEST_F(LeaseTest, ConsumeStopsAtOnceNamingTheCauseWhenTheStreamCannotBeReached) {
+  const std::string env =
+      "timeout 60 env AWS_ACCESS_KEY_ID=AKID AWS_SECRET_ACCESS_KEY=secret AWS_REGION=us-east-1 ";
+  const std::string bin = sluice::testing::sluice_binary();
+  for (const char* mode : {"", " --app sluice-check-app"}) {
+    SCOPED_TRACE(mode);
+    const std::string nowhere = "http://127.0.0.1:" + std::to_string(closed_port());
+    auto unreachable = sluice::testing::run_command(env + bin + " --endpoint-url " + nowhere +
+                                                    " kinesis consume --stream orders" + mode +
+                                                    " --max-records 1 2>&1");
+    EXPECT_NE(unreachable.exit_code, 0) << unreachable.output;
+    EXPECT_NE(unreachable.exit_code, 124) << "retried instead of failing: " << unreachable.output;
+    EXPECT_NE(unreachable.output.find("checking stream orders"), std::string::npos)
+        << unreachable.output;
+
+    const std::string missing = sluice::testing::unique_name("no-such-stream");
+    auto absent = sluice::testing::run_command(
+        env + bin + " --endpoint-url " + sluice::testing::Backends::get().kinesis_endpoint +
+        " kinesis consume --stream " + missing + mode + " --max-records 1 2>&1");
+    EXPECT_NE(absent.exit_code, 0) << absent.output;
+    EXPECT_NE(absent.exit_code, 124) << "retried instead of failing: " << absent.output;
+    EXPECT_NE(absent.output.find("checking stream " + missing), std::string::npos) << absent.output;
+  }
+}
 
 TEST_F(LeaseTest, ProcessesShareShardsAndTakeOverFromAKilledOne) {
   create_stream(6);
