@@ -11,12 +11,14 @@
 // message received to the last (the ~3 s group join is left out), with a
 // fresh consumer group each run. Managed consumer: one job, handler on the
 // poll thread (the default), manual at-least-once commits every 1000
-// messages / 1 s. Raw consumer: KafkaConsumer::consume() in a loop with
-// librdkafka's default auto-commit.
+// messages / 1 s, reading with rd_kafka_consume_batch_queue(). Raw
+// consumer: KafkaConsumer::consume() in a loop with librdkafka's default
+// auto-commit; raw batch consumer: the same with the batch call.
 // Producers: N messages of null key; async ends when every delivery report
 // arrived, sync sends one message at a time and waits for its ack. Both
 // sides use acks=all and linger 5 ms (async) / 0 (sync).
 #include <benchmark/benchmark.h>
+#include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
 
 #include <algorithm>
@@ -193,6 +195,48 @@ void BM_RawConsumer(benchmark::State& state) {
       std::fprintf(stderr, "raw consumer: %d of %d messages\n", got, n);
       state.SkipWithError("raw consumer: not every message arrived");
     }
+    report(state, n, size, secs);
+  }
+}
+
+// The raw loop on the API the managed consumer reads with:
+// rd_kafka_consume_batch_queue() (what is there, up to 256; else wait for
+// one), no C++ message wrapper. Same settings as BM_RawConsumer.
+void BM_RawBatchConsumer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  const std::string topic = consumer_topic(size);
+  const int n = consumer_messages(size);
+  for (auto _ : state) {
+    auto conf = raw_conf();
+    std::string err;
+    conf->set("group.id", fresh_group(), err);
+    conf->set("auto.offset.reset", "earliest", err);
+    conf->set("session.timeout.ms", "6000", err);
+    if (!default_prefetch()) conf->set("queued.min.messages", kQueuedMinMessages, err);
+    std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+    c->subscribe({topic});
+    rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(c->c_ptr());
+    rd_kafka_message_t* batch[256];
+    int got = 0;
+    std::size_t bytes = 0;
+    Clock::time_point first{};
+    const auto deadline = Clock::now() + std::chrono::seconds(120);
+    while (got < n && Clock::now() < deadline) {
+      ssize_t k = rd_kafka_consume_batch_queue(q, 0, batch, 256);
+      if (k == 0) k = rd_kafka_consume_batch_queue(q, 100, batch, 1);
+      for (ssize_t i = 0; i < k; ++i) {
+        if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+          if (got++ == 0) first = Clock::now();
+          bytes += batch[i]->len;
+        }
+        rd_kafka_message_destroy(batch[i]);
+      }
+    }
+    const double secs = std::chrono::duration<double>(Clock::now() - first).count();
+    rd_kafka_queue_destroy(q);
+    c->close();
+    benchmark::DoNotOptimize(bytes);
+    if (got < n) state.SkipWithError("raw batch consumer: not every message arrived");
     report(state, n, size, secs);
   }
 }
@@ -410,6 +454,7 @@ void BM_SyncProducer(benchmark::State& state) {
       ->Unit(benchmark::kMillisecond)
 
 KAFKA_BENCH(BM_RawConsumer);
+KAFKA_BENCH(BM_RawBatchConsumer);
 KAFKA_BENCH(BM_ManagedConsumer);
 BENCHMARK(BM_ManagedConsumer4Threads)
     ->Arg(100)

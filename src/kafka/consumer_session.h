@@ -83,8 +83,12 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
                     std::vector<RdKafka::TopicPartition*>& partitions) override;
 
  private:
+  struct MessageDeleter {
+    void operator()(rd_kafka_message_t* m) const { rd_kafka_message_destroy(m); }
+  };
+  using MessagePtr = std::unique_ptr<rd_kafka_message_t, MessageDeleter>;
   struct Work {
-    std::unique_ptr<RdKafka::Message> message;
+    MessagePtr message;
   };
   struct CommitRequest {
     ConsumerSession* session;
@@ -94,8 +98,8 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   Status start();
   void poll_loop();
   void finish();
-  void on_message(std::unique_ptr<RdKafka::Message> msg);
-  void on_consume_error(const RdKafka::Message& msg);
+  void on_message(MessagePtr msg);
+  void on_consume_error(const rd_kafka_message_t& msg);
   // Runs the handler with retries and the dead-letter topic. With
   // `finished_at`, stores when the last handler call returned (if the clock
   // was read for it).
@@ -161,6 +165,8 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   std::unique_ptr<RdKafka::KafkaConsumer> consumer_;
   rd_kafka_t* rk_ = nullptr;
   rd_kafka_queue_t* commit_queue_ = nullptr;
+  // The consumer queue (messages, rebalances), read in batches.
+  rd_kafka_queue_t* consumer_queue_ = nullptr;
 
   // Guards the tracker, the queues and the failure with handler threads.
   std::mutex mu_;
