@@ -14,6 +14,7 @@
 #include <optional>
 #include <set>
 #include <thread>
+#include <utility>
 #include <variant>
 
 #include "kinesis/batch_builder.h"
@@ -964,6 +965,26 @@ void start_workers(Impl* impl, const std::vector<std::string>& ids, TaskGroup* g
       .set(static_cast<double>(impl->workers.size()));
 }
 
+// The checkpoint of each shard about to start, read now: the list read at
+// the top of the coordination round can predate the lease step that handed
+// a shard to this process, and miss the previous owner's final checkpoint
+// (its records would be processed twice). A shard whose checkpoint cannot be
+// read is left out; it starts in a later round.
+using FreshCheckpoints = std::vector<std::pair<std::string, std::optional<Checkpoint>>>;
+FreshCheckpoints read_checkpoints(Impl* impl, const std::vector<std::string>& shards) {
+  FreshCheckpoints out;
+  for (const auto& id : shards) {
+    Result<std::optional<Checkpoint>> c = impl->store->get(impl->stream_label, id);
+    if (!c.ok()) {
+      impl->log->warn("reading a checkpoint failed; the shard starts later",
+                      {{"shard", id}, {"error", c.status()}});
+      continue;
+    }
+    out.emplace_back(id, std::move(*c));
+  }
+  return out;
+}
+
 Status release_all(Impl* impl, const std::vector<std::string>& shards) {
   for (const auto& id : shards) {
     Status r = impl->leases->release(id);
@@ -1043,6 +1064,19 @@ asio::awaitable<Status> coordinate(Impl* impl, std::stop_token stop, TaskGroup* 
           auto releasing = run_on(io, [impl, release] { return release_all(impl, release); });
           Status released = co_await std::move(releasing);
           (void)released;
+        }
+        if (!to_start.empty()) {
+          auto reading = run_on(io, [impl, to_start] { return read_checkpoints(impl, to_start); });
+          FreshCheckpoints fresh = co_await std::move(reading);
+          to_start.clear();
+          for (auto& [id, checkpoint] : fresh) {
+            if (checkpoint) {
+              impl->checkpoints[id] = std::move(*checkpoint);
+            } else {
+              impl->checkpoints.erase(id);
+            }
+            to_start.push_back(id);
+          }
         }
       } else {
         to_start = not_running(impl, workable);
