@@ -56,14 +56,21 @@ LeasePlan plan_leases(const PlanInput& in) {
   plan.workers.assign(workers.begin(), workers.end());
   for (const auto& w : plan.workers) load.try_emplace(w, 0);
 
-  // Shares: floor(N/W), plus one for N mod W workers, those holding most first.
+  // Shares: floor(N/W), plus one for N mod W workers. With nothing free,
+  // those holding most get the extra, so a balanced table moves nothing.
+  // With leases free, by worker id alone: loads change with every take of
+  // the round, and workers planning a few writes apart would otherwise give
+  // the extras to different workers and leave a lease nobody counts as
+  // theirs until the next round.
   const int w_count = static_cast<int>(plan.workers.size());
   const int base = plan.active / w_count;
   const int extra = plan.active % w_count;
-  std::vector<std::string> order = plan.workers;
-  std::sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
-    return std::make_tuple(-load[a], a) < std::make_tuple(-load[b], b);
-  });
+  std::vector<std::string> order = plan.workers;  // sorted by id
+  if (free_leases.empty()) {
+    std::sort(order.begin(), order.end(), [&](const std::string& a, const std::string& b) {
+      return std::make_tuple(-load[a], a) < std::make_tuple(-load[b], b);
+    });
+  }
   for (int i = 0; i < w_count; ++i) {
     int q = base + (i < extra ? 1 : 0);
     if (in.max_leases > 0) q = std::min(q, in.max_leases);

@@ -117,6 +117,33 @@ TEST(KclPlannerTest, OneExpiredLeaseMarksItsOwnerGoneSoItsLeasesAreTakenAsEachEx
   EXPECT_FALSE(p.balanced);
 }
 
+TEST(KclPlannerTest, WhileLeasesAreFreeTheExtrasGoByIdSoViewsAFewTakesApartAgree) {
+  // A dead worker's 8 leases are free; the survivors hold 8 each. Before any
+  // take, and after f1 took 3 and f3 took 2, the shares are the same (the
+  // extras by id, not by the loads the takes change), so f2 takes the last 3.
+  auto owners = [](int f1, int f2, int f3, int free) {
+    std::vector<std::string> o;
+    o.insert(o.end(), f1, "f1");
+    o.insert(o.end(), f2, "f2");
+    o.insert(o.end(), f3, "f3");
+    o.insert(o.end(), free, "");
+    return o;
+  };
+  LeasePlan before = plan_leases(input("f2", owners(8, 8, 8, 8)));
+  LeasePlan after = plan_leases(input("f2", owners(11, 8, 10, 3)));
+  for (const LeasePlan* p : {&before, &after}) {
+    EXPECT_EQ(p->quota.at("f1"), 11);
+    EXPECT_EQ(p->quota.at("f2"), 11);
+    EXPECT_EQ(p->quota.at("f3"), 10);
+  }
+  EXPECT_EQ(after.limit, 3);
+  EXPECT_EQ(after.take.size(), 3u);
+  // Once nothing is free, the heaviest keep the extras: no lease moves.
+  LeasePlan settled = plan_leases(input("f2", owners(10, 11, 11, 0)));
+  EXPECT_TRUE(settled.balanced);
+  EXPECT_TRUE(settled.steal.empty());
+}
+
 TEST(KclPlannerTest, TwoTakersNeverStealTheSameLease) {
   // a holds 6 of 8; b and c one each. Shares 3 (a), 3 (b), 2 (c).
   const std::vector<std::string> owners = {"a", "a", "a", "a", "a", "a", "b", "c"};
