@@ -185,10 +185,6 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   bool progressed_ = false;
   std::uint64_t handled_since_commit_ = 0;
   std::uint64_t handled_unreported_ = 0;
-  // Poll loop turns, and whether the last one read no message: when to
-  // poll the commit queue.
-  std::uint32_t turns_ = 0;
-  bool idle_ = true;
   Clock::TimePoint next_commit_{};
   // Poll thread, without handler threads: when the handler of the message
   // just read returned.
