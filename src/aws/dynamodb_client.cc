@@ -453,6 +453,14 @@ asio::awaitable<Status> DynamoDbClient::wait_until_active(std::string table,
   }
 }
 
+asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::invoke_for_item(
+    std::string_view operation, std::string body, CallOptions call, const char* key) {
+  auto pending = invoke(operation, std::move(body), call);
+  Result<HttpResponse> r = co_await std::move(pending);
+  if (!r.ok()) co_return r.status();
+  co_return optional_item(*r, operation, key);
+}
+
 asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::get_item(GetItemRequest req,
                                                                       CallOptions call) {
   SLUICE_CO_RETURN_IF_ERROR(check_table("GetItem", req.table));
@@ -465,10 +473,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::get_item(GetItemReq
     w.field("ProjectionExpression", req.projection_expression);
   write_expressions(w, "", "", req.names, {});
   w.end_object();
-  auto pending = invoke("GetItem", std::move(body), call);
-  Result<HttpResponse> r = co_await std::move(pending);
-  if (!r.ok()) co_return r.status();
-  co_return optional_item(*r, "GetItem", "Item");
+  auto pending = invoke_for_item("GetItem", std::move(body), call, "Item");
+  co_return co_await std::move(pending);
 }
 
 asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::put_item(PutItemRequest req,
@@ -481,10 +487,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::put_item(PutItemReq
   write_expressions(w, "ConditionExpression", req.condition_expression, req.names, req.values);
   if (req.return_old) w.field("ReturnValues", "ALL_OLD");
   w.end_object();
-  auto pending = invoke("PutItem", std::move(body), call);
-  Result<HttpResponse> r = co_await std::move(pending);
-  if (!r.ok()) co_return r.status();
-  co_return optional_item(*r, "PutItem", "Attributes");
+  auto pending = invoke_for_item("PutItem", std::move(body), call, "Attributes");
+  co_return co_await std::move(pending);
 }
 
 asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::update_item(UpdateItemRequest req,
@@ -500,10 +504,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::update_item(UpdateI
     w.field("ReturnValues", return_values_name(req.return_values));
   }
   w.end_object();
-  auto pending = invoke("UpdateItem", std::move(body), call);
-  Result<HttpResponse> r = co_await std::move(pending);
-  if (!r.ok()) co_return r.status();
-  co_return optional_item(*r, "UpdateItem", "Attributes");
+  auto pending = invoke_for_item("UpdateItem", std::move(body), call, "Attributes");
+  co_return co_await std::move(pending);
 }
 
 asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::delete_item(DeleteItemRequest req,
@@ -516,10 +518,8 @@ asio::awaitable<Result<std::optional<Item>>> DynamoDbClient::delete_item(DeleteI
   write_expressions(w, "ConditionExpression", req.condition_expression, req.names, req.values);
   if (req.return_old) w.field("ReturnValues", "ALL_OLD");
   w.end_object();
-  auto pending = invoke("DeleteItem", std::move(body), call);
-  Result<HttpResponse> r = co_await std::move(pending);
-  if (!r.ok()) co_return r.status();
-  co_return optional_item(*r, "DeleteItem", "Attributes");
+  auto pending = invoke_for_item("DeleteItem", std::move(body), call, "Attributes");
+  co_return co_await std::move(pending);
 }
 
 asio::awaitable<Result<ItemPage>> DynamoDbClient::scan(ScanRequest req, CallOptions call) {

@@ -225,6 +225,11 @@ class DynamoDbClient {
   explicit DynamoDbClient(std::shared_ptr<AwsCall> call) : call_(std::move(call)) {}
   asio::awaitable<Result<HttpResponse>> invoke(std::string_view operation, std::string body,
                                                CallOptions call);
+  // invoke(), then the reply's optional item under `key` ("Item",
+  // "Attributes"). `operation` must outlive the call (a literal).
+  asio::awaitable<Result<std::optional<Item>>> invoke_for_item(std::string_view operation,
+                                                               std::string body, CallOptions call,
+                                                               const char* key);
   std::shared_ptr<AwsCall> call_;
 };
 
