@@ -351,6 +351,18 @@ Status MemoryLeaseTable::check_available() const {
   return Status();
 }
 
+// One conditional change of an existing item, as each write is: counted,
+// refused while "unavailable", atomic under the table's lock.
+Status MemoryLeaseTable::change_item(Counter& call, std::string_view lease_key,
+                                     const std::function<Status(Item&)>& change) {
+  call.inc();
+  SLUICE_RETURN_IF_ERROR(check_available());
+  std::lock_guard lock(mu_);
+  auto it = items_.find(lease_key);
+  if (it == items_.end()) return no_lease(lease_key);
+  return change(it->second);
+}
+
 Status MemoryLeaseTable::create_if_missing(bool, std::chrono::milliseconds) {
   metrics_->table.inc();
   return check_available();
@@ -396,127 +408,100 @@ Status MemoryLeaseTable::create(const Lease& lease) {
 
 Status MemoryLeaseTable::renew(std::string_view lease_key, std::int64_t counter,
                                bool handing_over) {
-  metrics_->renew.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(lease_key);
-  if (it == items_.end()) return no_lease(lease_key);
-  Item& item = it->second;
-  if (counter_of(item) != counter) return Status::condition_failed("leaseCounter changed");
-  if (!handing_over && item.count(attr::kCheckpointOwner)) {
-    return Status::condition_failed("checkpointOwner is set");
-  }
-  item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
-  return Status();
+  return change_item(metrics_->renew, lease_key, [&](Item& item) -> Status {
+    if (counter_of(item) != counter) return Status::condition_failed("leaseCounter changed");
+    if (!handing_over && item.count(attr::kCheckpointOwner)) {
+      return Status::condition_failed("checkpointOwner is set");
+    }
+    item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::take(const Lease& seen, std::string_view owner) {
-  metrics_->take.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(seen.lease_key);
-  if (it == items_.end()) return no_lease(seen.lease_key);
-  Item& item = it->second;
-  if (counter_of(item) != seen.lease_counter)
-    return Status::condition_failed("leaseCounter changed");
-  item[attr::kLeaseOwner] = AttributeValue::S(std::string(owner));
-  item[attr::kLeaseCounter] = AttributeValue::N(seen.lease_counter + 1);
-  item.erase(attr::kCheckpointOwner);
-  if (!seen.lease_owner.empty() && seen.lease_owner != owner) {
-    item[attr::kOwnerSwitches] =
-        AttributeValue::N(aws::get_int64(item, attr::kOwnerSwitches).value_or(0) + 1);
-  }
-  return Status();
+  return change_item(metrics_->take, seen.lease_key, [&](Item& item) -> Status {
+    if (counter_of(item) != seen.lease_counter)
+      return Status::condition_failed("leaseCounter changed");
+    item[attr::kLeaseOwner] = AttributeValue::S(std::string(owner));
+    item[attr::kLeaseCounter] = AttributeValue::N(seen.lease_counter + 1);
+    item.erase(attr::kCheckpointOwner);
+    if (!seen.lease_owner.empty() && seen.lease_owner != owner) {
+      item[attr::kOwnerSwitches] =
+          AttributeValue::N(aws::get_int64(item, attr::kOwnerSwitches).value_or(0) + 1);
+    }
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::start_handoff(std::string_view lease_key, std::string_view from,
                                        std::string_view new_owner) {
-  metrics_->handoff.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(lease_key);
-  if (it == items_.end()) return no_lease(lease_key);
-  Item& item = it->second;
-  if (string_of(item, attr::kLeaseOwner) != from || item.count(attr::kCheckpointOwner)) {
-    return Status::condition_failed("owner changed or handoff in progress");
-  }
-  item[attr::kLeaseOwner] = AttributeValue::S(std::string(new_owner));
-  item[attr::kCheckpointOwner] = AttributeValue::S(std::string(from));
-  item[attr::kOwnerSwitches] =
-      AttributeValue::N(aws::get_int64(item, attr::kOwnerSwitches).value_or(0) + 1);
-  return Status();
+  return change_item(metrics_->handoff, lease_key, [&](Item& item) -> Status {
+    if (string_of(item, attr::kLeaseOwner) != from || item.count(attr::kCheckpointOwner)) {
+      return Status::condition_failed("owner changed or handoff in progress");
+    }
+    item[attr::kLeaseOwner] = AttributeValue::S(std::string(new_owner));
+    item[attr::kCheckpointOwner] = AttributeValue::S(std::string(from));
+    item[attr::kOwnerSwitches] =
+        AttributeValue::N(aws::get_int64(item, attr::kOwnerSwitches).value_or(0) + 1);
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::evict(std::string_view lease_key, std::string_view owner,
                                std::string_view checkpoint_owner) {
-  metrics_->evict.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(lease_key);
-  if (it == items_.end()) return no_lease(lease_key);
-  Item& item = it->second;
-  if (string_of(item, attr::kLeaseOwner) != owner ||
-      string_of(item, attr::kCheckpointOwner) != checkpoint_owner) {
-    return Status::condition_failed("owner changed");
-  }
-  if (checkpoint_owner.empty()) {
-    item.erase(attr::kLeaseOwner);
-  } else {
-    item.erase(attr::kCheckpointOwner);
-  }
-  item[attr::kLeaseCounter] = AttributeValue::N(counter_of(item) + 1);
-  return Status();
+  return change_item(metrics_->evict, lease_key, [&](Item& item) -> Status {
+    if (string_of(item, attr::kLeaseOwner) != owner ||
+        string_of(item, attr::kCheckpointOwner) != checkpoint_owner) {
+      return Status::condition_failed("owner changed");
+    }
+    if (checkpoint_owner.empty()) {
+      item.erase(attr::kLeaseOwner);
+    } else {
+      item.erase(attr::kCheckpointOwner);
+    }
+    item[attr::kLeaseCounter] = AttributeValue::N(counter_of(item) + 1);
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::update_checkpoint(std::string_view lease_key, std::int64_t counter,
                                            const CheckpointUpdate& u) {
-  metrics_->checkpoint.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(lease_key);
-  if (it == items_.end()) return no_lease(lease_key);
-  Item& item = it->second;
-  if (counter_of(item) != counter) return Status::condition_failed("leaseCounter changed");
-  item[attr::kCheckpoint] = AttributeValue::S(u.checkpoint);
-  item[attr::kCheckpointSubSequence] = AttributeValue::N(u.sub_sequence_number);
-  item[attr::kOwnerSwitches] = AttributeValue::N(0);
-  item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
-  if (!u.child_shard_ids.empty())
-    item[attr::kChildShardIds] = AttributeValue::SS(u.child_shard_ids);
-  item.erase(attr::kPendingCheckpoint);
-  item.erase(attr::kPendingCheckpointSubSequence);
-  item.erase(attr::kPendingCheckpointState);
-  return Status();
+  return change_item(metrics_->checkpoint, lease_key, [&](Item& item) -> Status {
+    if (counter_of(item) != counter) return Status::condition_failed("leaseCounter changed");
+    item[attr::kCheckpoint] = AttributeValue::S(u.checkpoint);
+    item[attr::kCheckpointSubSequence] = AttributeValue::N(u.sub_sequence_number);
+    item[attr::kOwnerSwitches] = AttributeValue::N(0);
+    item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
+    if (!u.child_shard_ids.empty())
+      item[attr::kChildShardIds] = AttributeValue::SS(u.child_shard_ids);
+    item.erase(attr::kPendingCheckpoint);
+    item.erase(attr::kPendingCheckpointSubSequence);
+    item.erase(attr::kPendingCheckpointState);
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::prepare_checkpoint(std::string_view lease_key, std::int64_t counter,
                                             std::string_view sequence_number,
                                             std::int64_t sub_sequence_number,
                                             const std::optional<std::string>& state) {
-  metrics_->checkpoint.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(lease_key);
-  if (it == items_.end()) return no_lease(lease_key);
-  Item& item = it->second;
-  if (counter_of(item) != counter) return Status::condition_failed("leaseCounter changed");
-  item[attr::kPendingCheckpoint] = AttributeValue::S(std::string(sequence_number));
-  item[attr::kPendingCheckpointSubSequence] = AttributeValue::N(sub_sequence_number);
-  if (state) item[attr::kPendingCheckpointState] = AttributeValue::B(*state);
-  item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
-  return Status();
+  return change_item(metrics_->checkpoint, lease_key, [&](Item& item) -> Status {
+    if (counter_of(item) != counter) return Status::condition_failed("leaseCounter changed");
+    item[attr::kPendingCheckpoint] = AttributeValue::S(std::string(sequence_number));
+    item[attr::kPendingCheckpointSubSequence] = AttributeValue::N(sub_sequence_number);
+    if (state) item[attr::kPendingCheckpointState] = AttributeValue::B(*state);
+    item[attr::kLeaseCounter] = AttributeValue::N(counter + 1);
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::update_children(std::string_view lease_key,
                                          const std::vector<std::string>& child_shard_ids) {
   if (child_shard_ids.empty()) return Status();
-  metrics_->update.inc();
-  SLUICE_RETURN_IF_ERROR(check_available());
-  std::lock_guard lock(mu_);
-  auto it = items_.find(lease_key);
-  if (it == items_.end()) return no_lease(lease_key);
-  it->second[attr::kChildShardIds] = AttributeValue::SS(child_shard_ids);
-  return Status();
+  return change_item(metrics_->update, lease_key, [&](Item& item) {
+    item[attr::kChildShardIds] = AttributeValue::SS(child_shard_ids);
+    return Status();
+  });
 }
 
 Status MemoryLeaseTable::remove(std::string_view lease_key) {

@@ -17,6 +17,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -219,6 +220,8 @@ class MemoryLeaseTable final : public LeaseTable {
 
  private:
   Status check_available() const;
+  Status change_item(Counter& call, std::string_view lease_key,
+                     const std::function<Status(aws::Item&)>& change);
   std::string name_;
   std::unique_ptr<LeaseTableMetrics> metrics_;
   std::atomic<bool> unavailable_{false};
