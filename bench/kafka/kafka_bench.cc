@@ -139,17 +139,25 @@ void report(benchmark::State& state, std::int64_t messages, int size, double sec
 
 // ---- Consumers -------------------------------------------------------------------
 
+// What both raw consumer loops run with: a new group from the earliest
+// offset, and the managed consumer's prefetch setting.
+std::unique_ptr<RdKafka::Conf> raw_consumer_conf() {
+  auto conf = raw_conf();
+  std::string err;
+  conf->set("group.id", fresh_group(), err);
+  conf->set("auto.offset.reset", "earliest", err);
+  conf->set("session.timeout.ms", "6000", err);
+  if (!default_prefetch()) conf->set("queued.min.messages", kQueuedMinMessages, err);
+  return conf;
+}
+
 void BM_RawConsumer(benchmark::State& state) {
   const int size = static_cast<int>(state.range(0));
   const std::string topic = consumer_topic(size);
   const int n = consumer_messages(size);
   for (auto _ : state) {
-    auto conf = raw_conf();
+    auto conf = raw_consumer_conf();
     std::string err;
-    conf->set("group.id", fresh_group(), err);
-    conf->set("auto.offset.reset", "earliest", err);
-    conf->set("session.timeout.ms", "6000", err);
-    if (!default_prefetch()) conf->set("queued.min.messages", kQueuedMinMessages, err);
     const bool commit_every_1000 = std::getenv("BENCH_RAW_COMMIT") != nullptr;
     if (std::getenv("BENCH_RAW_LIKE_MANAGED")) {
       conf->set("heartbeat.interval.ms", "1000", err);
@@ -207,12 +215,8 @@ void BM_RawBatchConsumer(benchmark::State& state) {
   const std::string topic = consumer_topic(size);
   const int n = consumer_messages(size);
   for (auto _ : state) {
-    auto conf = raw_conf();
+    auto conf = raw_consumer_conf();
     std::string err;
-    conf->set("group.id", fresh_group(), err);
-    conf->set("auto.offset.reset", "earliest", err);
-    conf->set("session.timeout.ms", "6000", err);
-    if (!default_prefetch()) conf->set("queued.min.messages", kQueuedMinMessages, err);
     std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
     c->subscribe({topic});
     rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(c->c_ptr());

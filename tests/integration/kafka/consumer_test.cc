@@ -354,13 +354,7 @@ TEST_F(KafkaConsumerTest, SwitchingOffCommitsAndStopsAndSwitchingOnResumesFromTh
   cfg.balance_strategies = {BalanceStrategy::kCooperativeSticky};
   cfg.commit_interval = 60s;  // only the switch-off commits
   cfg.commit_every_messages = 1000;
-  ASSERT_TRUE(registry
-                  .register_consumer(make_consumer(cfg,
-                                                   [&](HandlerContext&, const Message& m) {
-                                                     rec.add(m);
-                                                     return Status();
-                                                   }))
-                  .ok());
+  ASSERT_TRUE(registry.register_consumer(make_consumer(cfg, rec.handler())).ok());
   ASSERT_TRUE(registry.set_consumer_switch("sw-job", true).ok());
   std::stop_source stop;
   ASSERT_TRUE(registry.start_all(stop.get_token()).ok());
@@ -428,13 +422,7 @@ TEST_F(KafkaConsumerTest, APartitionWithoutACommitKeepsItsStartSoTheNextMemberMi
   Recorder rec;
   auto run_until = [&](const std::function<bool()>& done) {
     Registry registry(options());
-    ASSERT_TRUE(registry
-                    .register_consumer(make_consumer(cfg,
-                                                     [&](HandlerContext&, const Message& m) {
-                                                       rec.add(m);
-                                                       return Status();
-                                                     }))
-                    .ok());
+    ASSERT_TRUE(registry.register_consumer(make_consumer(cfg, rec.handler())).ok());
     ASSERT_TRUE(registry.set_consumer_switch("late-job", true).ok());
     std::stop_source stop;
     ASSERT_TRUE(registry.start_all(stop.get_token()).ok());
@@ -575,13 +563,7 @@ TEST_F(KafkaConsumerTest, AutoCommitModeLetsLibrdkafkaCommit) {
   auto cfg = test_consumer_config(bootstrap_, "auto-job", "auto", "auto-group");
   cfg.auto_commit = true;
   cfg.properties = {{"auto.commit.interval.ms", "100"}};
-  ASSERT_TRUE(registry
-                  .register_consumer(make_consumer(cfg,
-                                                   [&](HandlerContext&, const Message& m) {
-                                                     rec.add(m);
-                                                     return Status();
-                                                   }))
-                  .ok());
+  ASSERT_TRUE(registry.register_consumer(make_consumer(cfg, rec.handler())).ok());
   ASSERT_TRUE(registry.set_consumer_switch("auto-job", true).ok());
   ASSERT_TRUE(registry.start_all().ok());
   ASSERT_TRUE(rec.wait_for_values(10));

@@ -61,6 +61,13 @@ class Recorder {
     std::lock_guard lock(mu_);
     seen_.push_back(std::move(s));
   }
+  // A handler that records every message and succeeds.
+  HandlerFunction handler() {
+    return [this](HandlerContext&, const Message& m) {
+      add(m);
+      return Status();
+    };
+  }
   std::vector<Seen> all() const {
     std::lock_guard lock(mu_);
     return seen_;
