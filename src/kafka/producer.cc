@@ -28,11 +28,37 @@ using internal::status_from;
 // there would wait for the very thread that must make room.
 thread_local bool tl_in_delivery_callback = false;
 
+struct ClientBase;
+
+// What a message's opaque points to: the client that sent it is found from
+// there, so the delivery report goes straight to a C callback (librdkafka's
+// C++ wrapper builds a Message object and makes several virtual calls per
+// report).
+struct DeliveryTarget {
+  ClientBase* client = nullptr;
+};
+
 // A sync send() waits on one of these (on its stack) for its delivery report.
-struct SyncWaiter {
+struct SyncWaiter : DeliveryTarget {
   std::mutex mu;
   std::condition_variable cv;
   std::optional<Result<Delivery>> result;
+};
+
+// Guards the few instructions of CallbackPool::acquire(): an uncontended
+// std::mutex costs two library calls per message there, this one exchange.
+// A waiter yields, so a holder that lost its CPU gets it back.
+class SpinLock {
+ public:
+  void lock() {
+    while (held_.exchange(true, std::memory_order_acquire)) {
+      while (held_.load(std::memory_order_relaxed)) std::this_thread::yield();
+    }
+  }
+  void unlock() { held_.store(false, std::memory_order_release); }
+
+ private:
+  std::atomic<bool> held_{false};
 };
 
 // The delivery callbacks of in-flight send_async() messages, in reused
@@ -42,13 +68,15 @@ struct SyncWaiter {
 // thread cache, and the cross-thread free contended for the arena lock.
 // Slots are never returned to the heap: the pool keeps as many as were in
 // flight at once (bounded by librdkafka's queue.buffering.max.messages,
-// ~40 bytes each).
+// ~48 bytes each).
 class CallbackPool {
  public:
-  struct Slot {
+  struct Slot : DeliveryTarget {
     DeliveryCallback fn;
     Slot* next = nullptr;
   };
+
+  explicit CallbackPool(ClientBase* owner) : owner_(owner) {}
 
   // Any sending thread.
   Slot* acquire(DeliveryCallback&& fn) {
@@ -82,16 +110,70 @@ class CallbackPool {
   void grow() {  // mu_ held
     chunks_.push_back(std::make_unique<Slot[]>(kChunk));
     Slot* chunk = chunks_.back().get();
-    for (std::size_t i = 0; i + 1 < kChunk; ++i) chunk[i].next = &chunk[i + 1];
-    chunk[kChunk - 1].next = cache_;
+    for (std::size_t i = 0; i < kChunk; ++i) {
+      chunk[i].client = owner_;
+      chunk[i].next = i + 1 < kChunk ? &chunk[i + 1] : cache_;
+    }
     cache_ = chunk;
   }
 
-  std::mutex mu_;
+  ClientBase* const owner_;
+  SpinLock mu_;
   Slot* cache_ = nullptr;                        // guarded by mu_
   std::vector<std::unique_ptr<Slot[]>> chunks_;  // guarded by mu_
   std::atomic<Slot*> freed_{nullptr};
 };
+
+// The part of a client its delivery reports need.
+struct ClientBase {
+  ClientBase(bool is_async, const std::string& producer, Logger& logger)
+      : async(is_async), name(producer), log(logger), callbacks(this) {}
+
+  const bool async;
+  const std::string& name;
+  Logger& log;
+  Counter* deliveries = nullptr;
+  Counter* failures = nullptr;
+  // The opaque of a send_async() message without a callback.
+  DeliveryTarget no_callback{this};
+  // send_async() callbacks (the async client only).
+  CallbackPool callbacks;
+};
+
+// librdkafka's dr_msg_cb: on the delivery thread, or on the thread of a
+// flush() or close() serving the queue.
+void on_delivery(rd_kafka_t*, const rd_kafka_message_t* m, void*) {
+  auto* target = static_cast<DeliveryTarget*>(m->_private);
+  if (!target) return;  // not sent by sluice (none are)
+  ClientBase& client = *target->client;
+  const bool ok = m->err == RD_KAFKA_RESP_ERR_NO_ERROR;
+  (ok ? client.deliveries : client.failures)->inc();
+  if (target == &client.no_callback) return;
+  Result<Delivery> result =
+      ok ? Result<Delivery>(Delivery{m->partition, m->offset})
+         : Result<Delivery>(status_from(
+               static_cast<RdKafka::ErrorCode>(m->err),
+               std::string("deliver to \"") + (m->rkt ? rd_kafka_topic_name(m->rkt) : "?") + "\""));
+  if (!client.async) {
+    auto* waiter = static_cast<SyncWaiter*>(target);
+    std::lock_guard lock(waiter->mu);
+    waiter->result.emplace(std::move(result));
+    waiter->cv.notify_one();
+    return;
+  }
+  auto* slot = static_cast<CallbackPool::Slot*>(target);
+  tl_in_delivery_callback = true;
+  try {
+    slot->fn(result);
+  } catch (const std::exception& e) {
+    client.log.error("kafka delivery callback threw",
+                     {{"producer", client.name}, {"error", std::string(e.what())}});
+  } catch (...) {
+    client.log.error("kafka delivery callback threw", {{"producer", client.name}});
+  }
+  tl_in_delivery_callback = false;
+  client.callbacks.release(slot);
+}
 
 }  // namespace
 
@@ -130,17 +212,12 @@ Status validate(const ProducerConfig& c) {
 
 struct Producer::Impl {
   // One librdkafka producer: the sync or the async one.
-  struct Client final : RdKafka::DeliveryReportCb {
-    Client(Impl& owner, bool is_async) : impl(owner), async(is_async) {}
-    void dr_cb(RdKafka::Message& m) override;
-
-    Impl& impl;
-    const bool async;
+  struct Client final : ClientBase {
+    using ClientBase::ClientBase;
     std::unique_ptr<internal::EventBridge> events;
     std::unique_ptr<RdKafka::Producer> handle;
+    rd_kafka_t* rk = nullptr;  // handle's C handle (c_ptr() is a virtual call)
     std::jthread poller;
-    Counter* deliveries = nullptr;
-    Counter* failures = nullptr;
     Gauge* queued = nullptr;
   };
 
@@ -148,10 +225,9 @@ struct Producer::Impl {
   std::shared_ptr<Logger> log;
   internal::SecretScrubber scrubber;
   std::unique_ptr<Client> sync_client;
+  // close() (always run before the Impl goes) serves or purges every
+  // delivery report, then destroys the clients.
   std::unique_ptr<Client> async_client;
-  // Slots of send_async() callbacks; close() (always run before the Impl
-  // goes) serves or purges every delivery report and destroys the clients.
-  CallbackPool callbacks;
   // flush() and queue_depth() hold it shared; close() takes it exclusively
   // to switch `closed` on.
   mutable std::shared_mutex close_mu;
@@ -171,43 +247,16 @@ struct Producer::Impl {
   Status produce(Client& client, const std::string& topic, std::optional<std::string_view> key,
                  std::optional<std::string_view> value, std::span<const Header> headers,
                  void* opaque, bool block);
+  Status send_async(const std::string& topic, std::optional<std::string_view> key,
+                    std::optional<std::string_view> value, std::span<const Header> headers,
+                    DeliveryCallback& callback);
   Status close(std::chrono::milliseconds timeout);
 };
-
-void Producer::Impl::Client::dr_cb(RdKafka::Message& m) {
-  const bool ok = m.err() == RdKafka::ERR_NO_ERROR;
-  (ok ? deliveries : failures)->inc();
-  void* opaque = m.msg_opaque();
-  if (!opaque) return;
-  auto result = [&]() -> Result<Delivery> {
-    if (ok) return Delivery{m.partition(), m.offset()};
-    return status_from(m.err(), "deliver to \"" + m.topic_name() + "\"");
-  };
-  if (!async) {
-    auto* waiter = static_cast<SyncWaiter*>(opaque);
-    std::lock_guard lock(waiter->mu);
-    waiter->result.emplace(result());
-    waiter->cv.notify_one();
-    return;
-  }
-  auto* slot = static_cast<CallbackPool::Slot*>(opaque);
-  tl_in_delivery_callback = true;
-  try {
-    slot->fn(result());
-  } catch (const std::exception& e) {
-    impl.log->error("kafka delivery callback threw",
-                    {{"producer", impl.config.name}, {"error", std::string(e.what())}});
-  } catch (...) {
-    impl.log->error("kafka delivery callback threw", {{"producer", impl.config.name}});
-  }
-  tl_in_delivery_callback = false;
-  impl.callbacks.release(slot);
-}
 
 Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
                                    MetricsRegistry& metrics) {
   const std::string who = "kafka producer \"" + config.name + "\"";
-  auto client = std::make_unique<Client>(*this, async);
+  auto client = std::make_unique<Client>(async, config.name, *log);
   const std::string mode = async ? "async" : "sync";
   client->deliveries = &metrics
                             .counter("sluice_kafka_producer_deliveries_total",
@@ -225,17 +274,17 @@ Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
   client->events = std::make_unique<internal::EventBridge>(
       with_fields(log, {{"producer", config.name}, {"mode", mode}}), &scrubber);
   SLUICE_ASSIGN_OR_RETURN(auto conf, internal::make_producer_conf(config, async));
+  rd_kafka_conf_set_dr_msg_cb(conf->c_ptr_global(), &on_delivery);
   std::string err;
-  if (conf->set("dr_cb", static_cast<RdKafka::DeliveryReportCb*>(client.get()), err) !=
-          RdKafka::Conf::CONF_OK ||
-      conf->set("event_cb", static_cast<RdKafka::EventCb*>(client->events.get()), err) !=
-          RdKafka::Conf::CONF_OK) {
+  if (conf->set("event_cb", static_cast<RdKafka::EventCb*>(client->events.get()), err) !=
+      RdKafka::Conf::CONF_OK) {
     return Status::internal(who + ": cannot install callbacks: " + err);
   }
   client->handle.reset(RdKafka::Producer::create(conf.get(), err));
   if (!client->handle) {
     return Status::invalid_argument(who + ": cannot create the client: " + scrubber.scrub(err));
   }
+  client->rk = client->handle->c_ptr();
   Client* c = client.get();
   // Serves delivery reports (and so the callbacks) as they arrive. The sync
   // client blocks in poll(): a send() waits for its report, so it must be
@@ -301,7 +350,7 @@ Status Producer::Impl::produce(Client& client, const std::string& topic,
   const std::size_t len = value ? value->size() : 0;
   const void* key_data = key ? key->data() : nullptr;
   const std::size_t key_len = key ? key->size() : 0;
-  rd_kafka_t* rk = client.handle->c_ptr();
+  rd_kafka_t* rk = client.rk;
   const rd_kafka_resp_err_t err =
       hdrs ? rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(flags),
                                RD_KAFKA_V_VALUE(payload, len), RD_KAFKA_V_KEY(key_data, key_len),
@@ -407,10 +456,12 @@ Result<Delivery> Producer::send(const std::string& topic, std::optional<std::str
         who + ": send() needs the sync producer (set enable_sync_producer = true)");
   }
   SyncWaiter waiter;
+  waiter.client = impl_->sync_client.get();
   {
     SendGuard guard(impl_->senders, impl_->closing);
     if (!guard.open()) return Status::failed_precondition(who + ": closed");
-    SLUICE_RETURN_IF_ERROR(impl_->produce(*impl_->sync_client, topic, key, value, headers, &waiter,
+    SLUICE_RETURN_IF_ERROR(impl_->produce(*impl_->sync_client, topic, key, value, headers,
+                                          static_cast<DeliveryTarget*>(&waiter),
                                           /*block=*/false));
   }
   // Every produced message gets exactly one delivery report (success,
@@ -420,29 +471,39 @@ Result<Delivery> Producer::send(const std::string& topic, std::optional<std::str
   return std::move(*waiter.result);
 }
 
+// Both overloads hand their callback over by reference: a by-value call
+// from one to the other moved the std::function once more per message.
+Status Producer::Impl::send_async(const std::string& topic, std::optional<std::string_view> key,
+                                  std::optional<std::string_view> value,
+                                  std::span<const Header> headers, DeliveryCallback& callback) {
+  if (!async_client) {
+    return Status::failed_precondition(
+        "kafka producer \"" + config.name +
+        "\": send_async() needs the async producer (set enable_async_producer = true)");
+  }
+  SendGuard guard(senders, closing);
+  if (!guard.open()) {
+    return Status::failed_precondition("kafka producer \"" + config.name + "\": closed");
+  }
+  Client& client = *async_client;
+  CallbackPool::Slot* slot = callback ? client.callbacks.acquire(std::move(callback)) : nullptr;
+  DeliveryTarget* target = slot ? static_cast<DeliveryTarget*>(slot) : &client.no_callback;
+  const bool block = config.block_when_queue_full && !tl_in_delivery_callback;
+  Status s = produce(client, topic, key, value, headers, target, block);
+  // On success the delivery report releases the slot.
+  if (!s.ok() && slot) client.callbacks.release(slot);
+  return s;
+}
+
 Status Producer::send_async(const std::string& topic, std::optional<std::string_view> key,
                             std::optional<std::string_view> value, DeliveryCallback callback) {
-  return send_async(topic, key, value, {}, std::move(callback));
+  return impl_->send_async(topic, key, value, {}, callback);
 }
 
 Status Producer::send_async(const std::string& topic, std::optional<std::string_view> key,
                             std::optional<std::string_view> value, std::span<const Header> headers,
                             DeliveryCallback callback) {
-  if (!impl_->async_client) {
-    return Status::failed_precondition(
-        "kafka producer \"" + impl_->config.name +
-        "\": send_async() needs the async producer (set enable_async_producer = true)");
-  }
-  SendGuard guard(impl_->senders, impl_->closing);
-  if (!guard.open()) {
-    return Status::failed_precondition("kafka producer \"" + impl_->config.name + "\": closed");
-  }
-  CallbackPool::Slot* slot = callback ? impl_->callbacks.acquire(std::move(callback)) : nullptr;
-  const bool block = impl_->config.block_when_queue_full && !tl_in_delivery_callback;
-  Status s = impl_->produce(*impl_->async_client, topic, key, value, headers, slot, block);
-  // On success the delivery report releases the slot.
-  if (!s.ok() && slot) impl_->callbacks.release(slot);
-  return s;
+  return impl_->send_async(topic, key, value, headers, callback);
 }
 
 Status Producer::flush(std::chrono::milliseconds timeout) {
