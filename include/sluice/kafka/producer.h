@@ -105,9 +105,12 @@ struct Delivery {
   std::int64_t offset = -1;
 };
 
-// Called once per send_async() message, on the producer's delivery thread,
-// with the Delivery or the reason it failed. Keep it short; it must not call
-// send() of the same producer (send_async() is fine).
+// Called once per send_async() message with the Delivery or the reason it
+// failed: always on the producer's delivery thread, in the order the reports
+// came (so in offset order within a partition), never inside send_async() or
+// flush() — a sender may hold a lock its callback takes. Keep it short; it
+// must not call send(), flush() or close() of the same producer
+// (send_async() is fine).
 using DeliveryCallback = std::function<void(const Result<Delivery>&)>;
 
 struct ProducerOptions {
@@ -140,15 +143,20 @@ class Producer {
   // Queues one message and returns; `callback` (may be empty) gets the
   // outcome later. The error returned here means the message was not queued
   // (and the callback will not run): async producer not enabled, closed,
-  // message too large, queue full.
+  // message too large, queue full. Every 1024th call on a thread also serves
+  // the delivery reports librdkafka has ready (it frees delivered messages,
+  // as a raw librdkafka loop's poll() does) and hands them to the delivery
+  // thread; that may log librdkafka's errors through the producer's Logger,
+  // but never runs a callback.
   Status send_async(const std::string& topic, std::optional<std::string_view> key,
                     std::optional<std::string_view> value, DeliveryCallback callback = {});
   Status send_async(const std::string& topic, std::optional<std::string_view> key,
                     std::optional<std::string_view> value, std::span<const Header> headers,
                     DeliveryCallback callback);
 
-  // Waits until every queued message is delivered or failed. Timeout if some
-  // are still queued after `timeout`.
+  // Waits until every queued message is delivered or failed and its callback
+  // has run. Timeout if some are still queued after `timeout`;
+  // FailedPrecondition from a delivery callback (it would wait for itself).
   Status flush(std::chrono::milliseconds timeout);
 
   // Flushes (up to `timeout`), fails what is still queued (their callbacks

@@ -7,7 +7,9 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "integration/kafka/kafka_test_util.h"
@@ -167,6 +169,96 @@ TEST_F(KafkaProducerTest, AsyncCallbacksReportEveryMessage) {
                 .with({"async", "async"})
                 .value(),
             n);
+}
+
+// The sending thread serves delivery reports every 1024 sends (as a raw
+// librdkafka loop does), and flush() serves them too; neither may run a
+// callback: those run on the delivery thread alone, in report order, so a
+// sender holding a lock its callback takes cannot deadlock itself.
+TEST_F(KafkaProducerTest, CallbacksRunOnTheDeliveryThreadAloneInReportOrder) {
+  ASSERT_TRUE(cluster_->create_topic("order", 3).ok());
+  auto pc = config("ordered");
+  pc.enable_sync_producer = false;
+  pc.enable_async_producer = true;
+  auto p = Producer::create(pc, {.metrics = &metrics_});
+  ASSERT_TRUE(p.ok()) << p.status();
+  const auto sender = std::this_thread::get_id();
+  std::mutex mu;
+  std::map<int, std::vector<std::int64_t>> offsets;  // in callback order
+  std::set<std::thread::id> threads;
+  int errors = 0;
+  int on_sender = 0;
+  Status flush_inside = Status::internal("not called");
+  const int n = 5000;
+  for (int i = 0; i < n; ++i) {
+    ASSERT_TRUE((*p)->send_async("order", std::nullopt, "v" + std::to_string(i),
+                                 [&, i](const Result<Delivery>& r) {
+                                   Status inside;
+                                   if (i == 0) inside = (*p)->flush(1s);
+                                   std::lock_guard lock(mu);
+                                   if (i == 0) flush_inside = inside;
+                                   threads.insert(std::this_thread::get_id());
+                                   if (std::this_thread::get_id() == sender) ++on_sender;
+                                   if (!r.ok()) {
+                                     ++errors;
+                                     return;
+                                   }
+                                   offsets[r->partition].push_back(r->offset);
+                                 })
+                    .ok());
+  }
+  ASSERT_TRUE((*p)->flush(20s).ok());
+  // flush() returns once every callback has run.
+  std::lock_guard lock(mu);
+  EXPECT_EQ(errors, 0);
+  EXPECT_EQ(on_sender, 0);
+  EXPECT_EQ(threads.size(), 1u);
+  EXPECT_EQ(flush_inside.code(), StatusCode::kFailedPrecondition) << flush_inside;
+  std::size_t total = 0;
+  for (const auto& [part, offs] : offsets) {
+    for (std::size_t i = 0; i < offs.size(); ++i) {
+      ASSERT_EQ(offs[i], static_cast<std::int64_t>(i)) << "partition " << part;
+    }
+    total += offs.size();
+  }
+  EXPECT_EQ(total, static_cast<std::size_t>(n));
+}
+
+// close() with the broker away: what cannot be delivered in time is purged
+// and every callback still runs once, with Cancelled, before close returns.
+TEST_F(KafkaProducerTest, CloseFailsWhatItCannotDeliverAndRunsEveryCallback) {
+  ASSERT_TRUE(cluster_->create_topic("gone", 1).ok());
+  auto pc = config("closing");
+  pc.enable_sync_producer = false;
+  pc.enable_async_producer = true;
+  auto p = Producer::create(pc, {.metrics = &metrics_});
+  ASSERT_TRUE(p.ok()) << p.status();
+  std::atomic<int> delivered{0};
+  ASSERT_TRUE(
+      (*p)->send_async("gone", "k", "warm-up", [&](const Result<Delivery>&) { ++delivered; }).ok());
+  ASSERT_TRUE((*p)->flush(10s).ok());
+  ASSERT_TRUE(cluster_->set_broker_up(1, false).ok());
+  std::mutex mu;
+  std::vector<StatusCode> outcomes;
+  for (int i = 0; i < 10; ++i) {
+    ASSERT_TRUE((*p)->send_async("gone", "k", "v" + std::to_string(i),
+                                 [&](const Result<Delivery>& r) {
+                                   std::lock_guard lock(mu);
+                                   outcomes.push_back(r.status().code());
+                                 })
+                    .ok());
+  }
+  const Status closed = (*p)->close(300ms);
+  EXPECT_EQ(closed.code(), StatusCode::kTimeout) << closed;
+  EXPECT_NE(closed.message().find("10 message(s) not delivered"), std::string_view::npos) << closed;
+  {
+    std::lock_guard lock(mu);
+    ASSERT_EQ(outcomes.size(), 10u);
+    for (StatusCode c : outcomes) EXPECT_EQ(c, StatusCode::kCancelled);
+  }
+  EXPECT_EQ(delivered.load(), 1);
+  EXPECT_EQ((*p)->send_async("gone", "k", "late", {}).code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(cluster_->set_broker_up(1, true).ok());
 }
 
 TEST_F(KafkaProducerTest, DeliveryFailuresReachTheCallerAndTheMetrics) {

@@ -10,4 +10,6 @@ sluice_test(sluice_kafka_unit_tests LABEL unit
 sluice_test(sluice_kafka_concurrency_tests LABEL concurrency
   SOURCES
     kafka/job_supervisor_test.cc
+    kafka/producer_concurrency_test.cc
+    kafka/tsan_c11_threads.cc
   LIBS sluice::kafka PkgConfig::RDKAFKA)
