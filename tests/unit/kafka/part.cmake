@@ -11,5 +11,6 @@ sluice_test(sluice_kafka_concurrency_tests LABEL concurrency
   SOURCES
     kafka/job_supervisor_test.cc
     kafka/producer_concurrency_test.cc
+    kafka/consumer_concurrency_test.cc
     kafka/tsan_c11_threads.cc
   LIBS sluice::kafka PkgConfig::RDKAFKA)
