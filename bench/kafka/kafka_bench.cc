@@ -138,6 +138,38 @@ void report(benchmark::State& state, std::int64_t messages, int size, double sec
                                                   benchmark::Counter::kIsIterationInvariantRate);
 }
 
+// One timed run: wall seconds (producers: from the first send to the last
+// delivery report; consumers: from the first message received to the last)
+// and the CPU seconds the whole process spent meanwhile (every thread: the
+// application's, librdkafka's, sluice's, the mock broker's).
+struct Run {
+  double seconds = 0;
+  double cpu_seconds = 0;
+  bool complete = false;
+};
+
+double process_cpu_seconds() {
+  timespec ts{};
+  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+template <typename F>
+Run timed(F&& body) {
+  const double cpu0 = process_cpu_seconds();
+  const auto start = Clock::now();
+  Run r;
+  r.complete = body();
+  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
+  r.cpu_seconds = process_cpu_seconds() - cpu0;
+  return r;
+}
+
+void report_run(benchmark::State& state, const Run& run, int n, int size) {
+  report(state, n, size, run.seconds);
+  state.counters["cpu_us_per_msg"] = run.cpu_seconds * 1e6 / n;
+}
+
 // ---- Consumers -------------------------------------------------------------------
 
 // What both raw consumer loops run with: a new group from the earliest
@@ -211,46 +243,57 @@ void BM_RawConsumer(benchmark::State& state) {
 // The raw loop on the API the managed consumer reads with:
 // rd_kafka_consume_batch_queue() (what is there, up to 256; else wait for
 // one), no C++ message wrapper. Same settings as BM_RawConsumer.
-void BM_RawBatchConsumer(benchmark::State& state) {
-  const int size = static_cast<int>(state.range(0));
+Run raw_batch_consumer_run(int size) {
   const std::string topic = consumer_topic(size);
   const int n = consumer_messages(size);
-  for (auto _ : state) {
-    auto conf = raw_consumer_conf();
-    std::string err;
-    std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
-    c->subscribe({topic});
-    rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(c->c_ptr());
-    rd_kafka_message_t* batch[256];
-    int got = 0;
-    std::size_t bytes = 0;
-    Clock::time_point first{};
-    const auto deadline = Clock::now() + std::chrono::seconds(120);
-    while (got < n && Clock::now() < deadline) {
-      ssize_t k = rd_kafka_consume_batch_queue(q, 0, batch, 256);
-      if (k == 0) k = rd_kafka_consume_batch_queue(q, 100, batch, 1);
-      for (ssize_t i = 0; i < k; ++i) {
-        if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-          if (got++ == 0) first = Clock::now();
-          bytes += batch[i]->len;
+  auto conf = raw_consumer_conf();
+  std::string err;
+  std::unique_ptr<RdKafka::KafkaConsumer> c(RdKafka::KafkaConsumer::create(conf.get(), err));
+  c->subscribe({topic});
+  rd_kafka_queue_t* q = rd_kafka_queue_get_consumer(c->c_ptr());
+  rd_kafka_message_t* batch[256];
+  int got = 0;
+  std::size_t bytes = 0;
+  Clock::time_point first{};
+  double first_cpu = 0;
+  const auto deadline = Clock::now() + std::chrono::seconds(120);
+  while (got < n && Clock::now() < deadline) {
+    ssize_t k = rd_kafka_consume_batch_queue(q, 0, batch, 256);
+    if (k == 0) k = rd_kafka_consume_batch_queue(q, 100, batch, 1);
+    for (ssize_t i = 0; i < k; ++i) {
+      if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+        if (got++ == 0) {
+          first = Clock::now();
+          first_cpu = process_cpu_seconds();
         }
-        rd_kafka_message_destroy(batch[i]);
+        bytes += batch[i]->len;
       }
+      rd_kafka_message_destroy(batch[i]);
     }
-    const double secs = std::chrono::duration<double>(Clock::now() - first).count();
-    rd_kafka_queue_destroy(q);
-    c->close();
-    benchmark::DoNotOptimize(bytes);
-    if (got < n) state.SkipWithError("raw batch consumer: not every message arrived");
-    report(state, n, size, secs);
+  }
+  Run run;
+  run.seconds = std::chrono::duration<double>(Clock::now() - first).count();
+  run.cpu_seconds = process_cpu_seconds() - first_cpu;
+  run.complete = got >= n;
+  rd_kafka_queue_destroy(q);
+  c->close();
+  benchmark::DoNotOptimize(bytes);
+  return run;
+}
+
+void BM_RawBatchConsumer(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    const Run run = raw_batch_consumer_run(size);
+    if (!run.complete) state.SkipWithError("raw batch consumer: not every message arrived");
+    report_run(state, run, consumer_messages(size), size);
   }
 }
 
-void run_managed_consumer(benchmark::State& state, int handler_threads) {
-  const int size = static_cast<int>(state.range(0));
+Run managed_consumer_run(int size, int handler_threads) {
   const std::string topic = consumer_topic(size);
   const int n = consumer_messages(size);
-  for (auto _ : state) {
+  {
     sluice::MetricsRegistry metrics;
     sluice::kafka::Registry registry(
         {.metrics = &metrics,
@@ -278,6 +321,7 @@ void run_managed_consumer(benchmark::State& state, int handler_threads) {
     std::atomic<int> got{0};
     std::atomic<std::size_t> bytes{0};
     Clock::time_point first{}, last{};
+    double first_cpu = 0, last_cpu = 0;
     std::mutex mu;
     std::condition_variable done;
     Clock::time_point prev{};
@@ -300,10 +344,14 @@ void run_managed_consumer(benchmark::State& state, int handler_threads) {
         if (gap > 0.1) std::fprintf(stderr, "gap %.3f s before message %d\n", gap, k);
         if (k == n) std::fprintf(stderr, "max gap %.3f s at message %d\n", max_gap, gap_at);
       }
-      if (k == 1) first = Clock::now();
+      if (k == 1) {
+        first = Clock::now();
+        first_cpu = process_cpu_seconds();
+      }
       if (k == n) {
         std::lock_guard lock(mu);
         last = Clock::now();
+        last_cpu = process_cpu_seconds();
         done.notify_one();
       }
       return sluice::Status();
@@ -317,8 +365,20 @@ void run_managed_consumer(benchmark::State& state, int handler_threads) {
     }
     registry.stop();
     (void)registry.wait_stop();
-    if (got.load() < n) state.SkipWithError("managed consumer: not every message arrived");
-    report(state, n, size, std::chrono::duration<double>(last - first).count());
+    Run run;
+    run.complete = got.load() >= n;
+    run.seconds = std::chrono::duration<double>(last - first).count();
+    run.cpu_seconds = last_cpu - first_cpu;
+    return run;
+  }
+}
+
+void run_managed_consumer(benchmark::State& state, int handler_threads) {
+  const int size = static_cast<int>(state.range(0));
+  for (auto _ : state) {
+    const Run run = managed_consumer_run(size, handler_threads);
+    if (!run.complete) state.SkipWithError("managed consumer: not every message arrived");
+    report_run(state, run, consumer_messages(size), size);
   }
 }
 
@@ -327,6 +387,29 @@ void BM_ManagedConsumer(benchmark::State& state) {
 }
 void BM_ManagedConsumer4Threads(benchmark::State& state) {
   run_managed_consumer(state, 4);
+}
+
+// The managed consumer and the raw batch loop back to back in each
+// repetition (the order alternating), as BM_AsyncProducerVsRaw does for the
+// producer. `managed_over_raw` is the managed run's throughput as a fraction
+// of the raw run next to it, `cpu_over_raw` its CPU time as a multiple.
+void BM_ManagedConsumerVsRawBatch(benchmark::State& state) {
+  const int size = static_cast<int>(state.range(0));
+  static int order = 0;
+  for (auto _ : state) {
+    Run raw, managed;
+    if (order++ % 2 == 0) {
+      raw = raw_batch_consumer_run(size);
+      managed = managed_consumer_run(size, 0);
+    } else {
+      managed = managed_consumer_run(size, 0);
+      raw = raw_batch_consumer_run(size);
+    }
+    if (!raw.complete || !managed.complete) state.SkipWithError("messages missing");
+    report_run(state, managed, consumer_messages(size), size);
+    state.counters["managed_over_raw"] = raw.seconds / managed.seconds;
+    state.counters["cpu_over_raw"] = managed.cpu_seconds / raw.cpu_seconds;
+  }
 }
 
 // ---- Async producers -----------------------------------------------------------
@@ -348,32 +431,6 @@ struct CountingDr final : RdKafka::DeliveryReportCb {
     (m.err() == RdKafka::ERR_NO_ERROR ? ok : failed).fetch_add(1, std::memory_order_relaxed);
   }
 };
-
-// One timed run: wall seconds from the first send to the last delivery
-// report, and the CPU seconds the whole process spent meanwhile (every
-// thread: the sender, librdkafka's, the delivery thread, the mock broker).
-struct Run {
-  double seconds = 0;
-  double cpu_seconds = 0;
-  bool complete = false;
-};
-
-double process_cpu_seconds() {
-  timespec ts{};
-  clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
-  return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
-}
-
-template <typename F>
-Run timed(F&& body) {
-  const double cpu0 = process_cpu_seconds();
-  const auto start = Clock::now();
-  Run r;
-  r.complete = body();
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu_seconds = process_cpu_seconds() - cpu0;
-  return r;
-}
 
 // librdkafka's producer as its own documentation shows it: produce() in a
 // loop, delivery reports served on the sending thread by poll().
@@ -423,11 +480,6 @@ Run managed_async_run(int size) {
     (void)(*p)->flush(std::chrono::seconds(120));
     return ok.load() == n;
   });
-}
-
-void report_run(benchmark::State& state, const Run& run, int n, int size) {
-  report(state, n, size, run.seconds);
-  state.counters["cpu_us_per_msg"] = run.cpu_seconds * 1e6 / n;
 }
 
 void BM_RawAsyncProducer(benchmark::State& state) {
@@ -535,6 +587,13 @@ void BM_SyncProducer(benchmark::State& state) {
 KAFKA_BENCH(BM_RawConsumer);
 KAFKA_BENCH(BM_RawBatchConsumer);
 KAFKA_BENCH(BM_ManagedConsumer);
+BENCHMARK(BM_ManagedConsumerVsRawBatch)
+    ->Arg(100)
+    ->Arg(1024)
+    ->UseManualTime()
+    ->Iterations(1)
+    ->Repetitions(11)
+    ->Unit(benchmark::kMillisecond);
 BENCHMARK(BM_ManagedConsumer4Threads)
     ->Arg(100)
     ->UseManualTime()
