@@ -28,6 +28,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -432,29 +433,51 @@ struct CountingDr final : RdKafka::DeliveryReportCb {
   }
 };
 
+// A raw loop's per-message outcome callback: what an application that wants
+// each message's outcome passes as librdkafka's msg_opaque.
+using RawCallback = std::function<void(RdKafka::ErrorCode, std::int32_t, std::int64_t)>;
+
+struct CallbackDr final : RdKafka::DeliveryReportCb {
+  void dr_cb(RdKafka::Message& m) override {
+    std::unique_ptr<RawCallback> fn(static_cast<RawCallback*>(m.msg_opaque()));
+    if (fn) (*fn)(m.err(), m.partition(), m.offset());
+  }
+};
+
 // librdkafka's producer as its own documentation shows it: produce() in a
-// loop, delivery reports served on the sending thread by poll().
-Run raw_async_run(int size) {
+// loop, delivery reports served on the sending thread by poll(). With
+// `callbacks`, each message also carries a heap-allocated callback, run and
+// freed by its report (the raw way to get what send_async() gives).
+Run raw_async_run(int size, bool callbacks = false) {
   const int n = async_messages(size);
   const std::string value(static_cast<std::size_t>(size), 'x');
-  CountingDr dr;
+  CountingDr counting;
+  CallbackDr calling;
+  std::atomic<int> ok{0};
   auto conf = raw_conf();
   std::string err;
   conf->set("acks", "all", err);
   conf->set("linger.ms", "5", err);
-  conf->set("dr_cb", &dr, err);
+  conf->set("dr_cb", callbacks ? static_cast<RdKafka::DeliveryReportCb*>(&calling) : &counting,
+            err);
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
   return timed([&] {
     for (int i = 0; i < n; ++i) {
+      RawCallback* fn = nullptr;
+      if (callbacks) {
+        fn = new RawCallback([&ok](RdKafka::ErrorCode e, std::int32_t, std::int64_t) {
+          if (e == RdKafka::ERR_NO_ERROR) ok.fetch_add(1, std::memory_order_relaxed);
+        });
+      }
       while (p->produce("produce-raw", RdKafka::Topic::PARTITION_UA, RdKafka::Producer::RK_MSG_COPY,
                         const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
-                        nullptr) == RdKafka::ERR__QUEUE_FULL) {
+                        fn) == RdKafka::ERR__QUEUE_FULL) {
         p->poll(1);
       }
       if ((i & 1023) == 0) p->poll(0);
     }
     p->flush(120'000);
-    return dr.ok.load() == n;
+    return (callbacks ? ok.load() : counting.ok.load()) == n;
   });
 }
 
@@ -502,29 +525,41 @@ void BM_AsyncProducer(benchmark::State& state) {
   }
 }
 
-// The two above back to back in each repetition (the order alternating), so
-// that the machine's drift — large on a shared 2-core VM, where single runs
-// vary by 20-30 % — hits both sides alike. The time reported is the managed
-// run's; `managed_over_raw` is its throughput as a fraction of the raw run
-// next to it, `cpu_over_raw` its CPU time per message as a multiple.
+// The raw loop, the raw loop with per-message callbacks and the managed
+// producer back to back in each repetition (the order rotating), so that the
+// machine's drift — large on a shared 2-core VM, where single runs vary by
+// 20-30 % — hits all three alike. The time reported is the managed run's;
+// `managed_over_raw` is its throughput as a fraction of the raw run next to
+// it (`..._callbacks`: of the raw run with callbacks), `cpu_over_raw` its CPU
+// time as a multiple.
 void BM_AsyncProducerVsRaw(benchmark::State& state) {
   const int size = static_cast<int>(state.range(0));
   (void)cluster().create_topic("produce-raw", 4);
   (void)cluster().create_topic("produce-managed", 4);
   static int order = 0;
   for (auto _ : state) {
-    Run raw, managed;
-    if (order++ % 2 == 0) {
-      raw = raw_async_run(size);
-      managed = managed_async_run(size);
-    } else {
-      managed = managed_async_run(size);
-      raw = raw_async_run(size);
+    Run raw, raw_callbacks, managed;
+    const int first = order++ % 3;
+    for (int k = 0; k < 3; ++k) {
+      switch ((first + k) % 3) {
+        case 0:
+          raw = raw_async_run(size);
+          break;
+        case 1:
+          raw_callbacks = raw_async_run(size, /*callbacks=*/true);
+          break;
+        default:
+          managed = managed_async_run(size);
+      }
     }
-    if (!raw.complete || !managed.complete) state.SkipWithError("deliveries missing");
+    if (!raw.complete || !raw_callbacks.complete || !managed.complete) {
+      state.SkipWithError("deliveries missing");
+    }
     report_run(state, managed, async_messages(size), size);
     state.counters["managed_over_raw"] = raw.seconds / managed.seconds;
     state.counters["cpu_over_raw"] = managed.cpu_seconds / raw.cpu_seconds;
+    state.counters["managed_over_raw_callbacks"] = raw_callbacks.seconds / managed.seconds;
+    state.counters["cpu_over_raw_callbacks"] = managed.cpu_seconds / raw_callbacks.cpu_seconds;
   }
 }
 

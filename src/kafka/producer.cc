@@ -250,6 +250,10 @@ struct ClientBase {
                  .count()));
     };
     if (!async) return rd_kafka_flush(rk, left()) == RD_KAFKA_RESP_ERR_NO_ERROR;
+    // Nothing queued and no callback pending (a report served but not yet
+    // published keeps its slot outstanding): done, without waiting for an
+    // idle delivery thread to let go of serve_mu_.
+    if (rd_kafka_outq_len(rk) == 0 && callbacks.outstanding() == 0) return true;
     if (flush_reports(left()) != RD_KAFKA_RESP_ERR_NO_ERROR) return false;
     while (callbacks.outstanding() > 0) {
       if (std::chrono::steady_clock::now() >= deadline) return false;
