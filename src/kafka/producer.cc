@@ -13,6 +13,7 @@
 #include <shared_mutex>
 #include <stop_token>
 #include <thread>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -182,12 +183,7 @@ struct ClientBase {
     std::unique_lock lock(serve_mu_, std::try_to_lock);
     if (!lock) return -1;
     if (timeout_ms > 0 && has_ready()) timeout_ms = 0;
-    ReportBatch batch{this};
-    ReportBatch* outer = std::exchange(tl_batch, &batch);
-    const int served = rd_kafka_poll(rk, timeout_ms);
-    tl_batch = outer;
-    publish(batch);
-    return served;
+    return collecting([&] { return rd_kafka_poll(rk, timeout_ms); });
   }
 
   // The report of one send_async() message with a callback.
@@ -233,12 +229,7 @@ struct ClientBase {
   // the reports are published when it returns.
   rd_kafka_resp_err_t flush_reports(int timeout_ms) {
     std::lock_guard lock(serve_mu_);
-    ReportBatch batch{this};
-    ReportBatch* outer = std::exchange(tl_batch, &batch);
-    const rd_kafka_resp_err_t err = rd_kafka_flush(rk, timeout_ms);
-    tl_batch = outer;
-    publish(batch);
-    return err;
+    return collecting([&] { return rd_kafka_flush(rk, timeout_ms); });
   }
 
   // Delivered or failed, and (async) every callback run, by `deadline`.
@@ -263,6 +254,18 @@ struct ClientBase {
   }
 
  private:
+  // Runs `serve_reports` (a librdkafka call that serves reports; serve_mu_
+  // held) collecting what it serves into one batch, published at its end.
+  template <typename F>
+  std::invoke_result_t<F&> collecting(F&& serve_reports) {
+    ReportBatch batch{this};
+    ReportBatch* outer = std::exchange(tl_batch, &batch);
+    auto result = serve_reports();
+    tl_batch = outer;
+    publish(batch);
+    return result;
+  }
+
   void publish(ReportBatch& batch) {
     if (!batch.head) return;
     std::lock_guard lock(ready_mu_);

@@ -6,6 +6,7 @@
 #include <chrono>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <mutex>
 #include <set>
 #include <string>
@@ -34,6 +35,24 @@ class KafkaProducerTest : public ::testing::Test {
     pc.bootstrap_servers = bootstrap_;
     pc.name = name;
     return pc;
+  }
+  // An async-only producer on the fixture's metrics.
+  std::shared_ptr<Producer> async_producer(const std::string& name) {
+    auto pc = config(name);
+    pc.enable_sync_producer = false;
+    pc.enable_async_producer = true;
+    auto p = Producer::create(pc, {.metrics = &metrics_});
+    EXPECT_TRUE(p.ok()) << p.status();
+    return p.ok() ? *p : nullptr;
+  }
+  // One message delivered (metadata known, connection up), then the broker
+  // taken down: what is sent next waits in the client.
+  void deliver_one_then_stop_broker(Producer& p, const std::string& topic,
+                                    std::atomic<int>& delivered) {
+    ASSERT_TRUE(
+        p.send_async(topic, "k", "warm-up", [&](const Result<Delivery>&) { ++delivered; }).ok());
+    ASSERT_TRUE(p.flush(10s).ok());
+    ASSERT_TRUE(cluster_->set_broker_up(1, false).ok());
   }
   struct Read {
     std::string key;
@@ -134,28 +153,24 @@ TEST_F(KafkaProducerTest, KeysLandWhereSaramasHashPartitionerPutsThem) {
 
 TEST_F(KafkaProducerTest, AsyncCallbacksReportEveryMessage) {
   ASSERT_TRUE(cluster_->create_topic("a", 2).ok());
-  auto pc = config("async");
-  pc.enable_sync_producer = false;
-  pc.enable_async_producer = true;
-  auto p = Producer::create(pc, {.metrics = &metrics_});
-  ASSERT_TRUE(p.ok()) << p.status();
+  auto p = async_producer("async");
+  ASSERT_TRUE(p);
   std::mutex mu;
   std::map<int, std::vector<std::int64_t>> offsets;
   std::atomic<int> errors{0};
   const int n = 2000;
   for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE((*p)->send_async("a", std::nullopt, "v" + std::to_string(i),
-                                 [&](const Result<Delivery>& r) {
-                                   if (!r.ok()) {
-                                     errors.fetch_add(1);
-                                     return;
-                                   }
-                                   std::lock_guard lock(mu);
-                                   offsets[r->partition].push_back(r->offset);
-                                 })
-                    .ok());
+    ASSERT_TRUE(
+        p->send_async("a", std::nullopt, "v" + std::to_string(i), [&](const Result<Delivery>& r) {
+           if (!r.ok()) {
+             errors.fetch_add(1);
+             return;
+           }
+           std::lock_guard lock(mu);
+           offsets[r->partition].push_back(r->offset);
+         }).ok());
   }
-  ASSERT_TRUE((*p)->flush(20s).ok());
+  ASSERT_TRUE(p->flush(20s).ok());
   EXPECT_EQ(errors.load(), 0);
   std::size_t total = 0;
   for (auto& [part, offs] : offsets) {
@@ -164,7 +179,7 @@ TEST_F(KafkaProducerTest, AsyncCallbacksReportEveryMessage) {
     total += offs.size();
   }
   EXPECT_EQ(total, static_cast<std::size_t>(n));
-  EXPECT_EQ((*p)->queue_depth(), 0u);
+  EXPECT_EQ(p->queue_depth(), 0u);
   EXPECT_EQ(metrics_.counter("sluice_kafka_producer_deliveries_total", "", {"producer", "mode"})
                 .with({"async", "async"})
                 .value(),
@@ -177,11 +192,8 @@ TEST_F(KafkaProducerTest, AsyncCallbacksReportEveryMessage) {
 // sender holding a lock its callback takes cannot deadlock itself.
 TEST_F(KafkaProducerTest, CallbacksRunOnTheDeliveryThreadAloneInReportOrder) {
   ASSERT_TRUE(cluster_->create_topic("order", 3).ok());
-  auto pc = config("ordered");
-  pc.enable_sync_producer = false;
-  pc.enable_async_producer = true;
-  auto p = Producer::create(pc, {.metrics = &metrics_});
-  ASSERT_TRUE(p.ok()) << p.status();
+  auto p = async_producer("ordered");
+  ASSERT_TRUE(p);
   const auto sender = std::this_thread::get_id();
   std::mutex mu;
   std::map<int, std::vector<std::int64_t>> offsets;  // in callback order
@@ -191,23 +203,23 @@ TEST_F(KafkaProducerTest, CallbacksRunOnTheDeliveryThreadAloneInReportOrder) {
   Status flush_inside = Status::internal("not called");
   const int n = 5000;
   for (int i = 0; i < n; ++i) {
-    ASSERT_TRUE((*p)->send_async("order", std::nullopt, "v" + std::to_string(i),
-                                 [&, i](const Result<Delivery>& r) {
-                                   Status inside;
-                                   if (i == 0) inside = (*p)->flush(1s);
-                                   std::lock_guard lock(mu);
-                                   if (i == 0) flush_inside = inside;
-                                   threads.insert(std::this_thread::get_id());
-                                   if (std::this_thread::get_id() == sender) ++on_sender;
-                                   if (!r.ok()) {
-                                     ++errors;
-                                     return;
-                                   }
-                                   offsets[r->partition].push_back(r->offset);
-                                 })
+    ASSERT_TRUE(p->send_async("order", std::nullopt, "v" + std::to_string(i),
+                              [&, i](const Result<Delivery>& r) {
+                                Status inside;
+                                if (i == 0) inside = p->flush(1s);
+                                std::lock_guard lock(mu);
+                                if (i == 0) flush_inside = inside;
+                                threads.insert(std::this_thread::get_id());
+                                if (std::this_thread::get_id() == sender) ++on_sender;
+                                if (!r.ok()) {
+                                  ++errors;
+                                  return;
+                                }
+                                offsets[r->partition].push_back(r->offset);
+                              })
                     .ok());
   }
-  ASSERT_TRUE((*p)->flush(20s).ok());
+  ASSERT_TRUE(p->flush(20s).ok());
   // flush() returns once every callback has run.
   std::lock_guard lock(mu);
   EXPECT_EQ(errors, 0);
@@ -228,27 +240,19 @@ TEST_F(KafkaProducerTest, CallbacksRunOnTheDeliveryThreadAloneInReportOrder) {
 // and every callback still runs once, with Cancelled, before close returns.
 TEST_F(KafkaProducerTest, CloseFailsWhatItCannotDeliverAndRunsEveryCallback) {
   ASSERT_TRUE(cluster_->create_topic("gone", 1).ok());
-  auto pc = config("closing");
-  pc.enable_sync_producer = false;
-  pc.enable_async_producer = true;
-  auto p = Producer::create(pc, {.metrics = &metrics_});
-  ASSERT_TRUE(p.ok()) << p.status();
+  auto p = async_producer("closing");
+  ASSERT_TRUE(p);
   std::atomic<int> delivered{0};
-  ASSERT_TRUE(
-      (*p)->send_async("gone", "k", "warm-up", [&](const Result<Delivery>&) { ++delivered; }).ok());
-  ASSERT_TRUE((*p)->flush(10s).ok());
-  ASSERT_TRUE(cluster_->set_broker_up(1, false).ok());
+  ASSERT_NO_FATAL_FAILURE(deliver_one_then_stop_broker(*p, "gone", delivered));
   std::mutex mu;
   std::vector<StatusCode> outcomes;
   for (int i = 0; i < 10; ++i) {
-    ASSERT_TRUE((*p)->send_async("gone", "k", "v" + std::to_string(i),
-                                 [&](const Result<Delivery>& r) {
-                                   std::lock_guard lock(mu);
-                                   outcomes.push_back(r.status().code());
-                                 })
-                    .ok());
+    ASSERT_TRUE(p->send_async("gone", "k", "v" + std::to_string(i), [&](const Result<Delivery>& r) {
+                   std::lock_guard lock(mu);
+                   outcomes.push_back(r.status().code());
+                 }).ok());
   }
-  const Status closed = (*p)->close(300ms);
+  const Status closed = p->close(300ms);
   EXPECT_EQ(closed.code(), StatusCode::kTimeout) << closed;
   EXPECT_NE(closed.message().find("10 message(s) not delivered"), std::string_view::npos) << closed;
   {
@@ -257,7 +261,7 @@ TEST_F(KafkaProducerTest, CloseFailsWhatItCannotDeliverAndRunsEveryCallback) {
     for (StatusCode c : outcomes) EXPECT_EQ(c, StatusCode::kCancelled);
   }
   EXPECT_EQ(delivered.load(), 1);
-  EXPECT_EQ((*p)->send_async("gone", "k", "late", {}).code(), StatusCode::kFailedPrecondition);
+  EXPECT_EQ(p->send_async("gone", "k", "late", {}).code(), StatusCode::kFailedPrecondition);
   ASSERT_TRUE(cluster_->set_broker_up(1, true).ok());
 }
 
@@ -302,36 +306,27 @@ TEST_F(KafkaProducerTest, DeliveryFailuresReachTheCallerAndTheMetrics) {
 
 TEST_F(KafkaProducerTest, QueueDepthIsReportedWhileMessagesWaitAndDrainsToZero) {
   ASSERT_TRUE(cluster_->create_topic("depth", 1).ok());
-  auto pc = config("deep");
-  pc.enable_sync_producer = false;
-  pc.enable_async_producer = true;
-  auto p = Producer::create(pc, {.metrics = &metrics_});
-  ASSERT_TRUE(p.ok()) << p.status();
+  auto p = async_producer("deep");
+  ASSERT_TRUE(p);
   std::atomic<int> delivered{0};
-  ASSERT_TRUE(
-      (*p)->send_async("depth", "k", "warm-up", [&](const Result<Delivery>&) { ++delivered; })
-          .ok());
-  ASSERT_TRUE((*p)->flush(10s).ok());  // metadata known, connection up
-  // With the broker down, messages wait in the client's queue.
-  ASSERT_TRUE(cluster_->set_broker_up(1, false).ok());
+  ASSERT_NO_FATAL_FAILURE(deliver_one_then_stop_broker(*p, "depth", delivered));
   for (int i = 0; i < 25; ++i) {
-    ASSERT_TRUE((*p)->send_async("depth", "k", "v" + std::to_string(i),
-                                 [&](const Result<Delivery>& r) {
-                                   if (r.ok()) ++delivered;
-                                 })
-                    .ok());
+    ASSERT_TRUE(
+        p->send_async("depth", "k", "v" + std::to_string(i), [&](const Result<Delivery>& r) {
+           if (r.ok()) ++delivered;
+         }).ok());
   }
   Gauge& depth = metrics_.gauge("sluice_kafka_producer_queued_messages", "", {"producer", "mode"})
                      .with({"deep", "async"});
   // librdkafka's queue length also counts protocol requests waiting to go
   // out (metadata refreshes while the broker is away): at least the 25.
-  EXPECT_GE((*p)->queue_depth(), 25u);
+  EXPECT_GE(p->queue_depth(), 25u);
   EXPECT_TRUE(wait_until([&] { return depth.value() >= 25; }, 10s)) << depth.value();
   // Back up: everything is delivered and the gauge falls to zero.
   ASSERT_TRUE(cluster_->set_broker_up(1, true).ok());
-  ASSERT_TRUE((*p)->flush(20s).ok());
+  ASSERT_TRUE(p->flush(20s).ok());
   EXPECT_EQ(delivered.load(), 26);
-  EXPECT_EQ((*p)->queue_depth(), 0u);
+  EXPECT_EQ(p->queue_depth(), 0u);
   EXPECT_TRUE(wait_until([&] { return depth.value() == 0; }, 10s)) << depth.value();
 }
 
