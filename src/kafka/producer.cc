@@ -149,7 +149,15 @@ struct ReportBatch {
 };
 
 // Set while this thread serves reports for a client (ClientBase::serve).
+// librdkafka may call the producer's Logger meanwhile; a flush(), close() or
+// blocking send from there would wait for this very serve to end.
 thread_local ReportBatch* tl_batch = nullptr;
+
+// In a delivery callback, or serving reports: nothing here may wait for
+// reports to be served or callbacks to run.
+bool must_not_wait() {
+  return tl_in_delivery_callback || tl_batch != nullptr;
+}
 
 // The part of a client its delivery reports need.
 //
@@ -180,6 +188,9 @@ struct ClientBase {
   // One server at a time, and each publishes what it served before the next
   // begins, so callbacks run in report order.
   int serve(int timeout_ms) {
+    // Re-entered from a callback librdkafka runs while this thread serves
+    // (the Logger): that serve goes on; this one has nothing to add.
+    if (tl_batch) return -1;
     std::unique_lock lock(serve_mu_, std::try_to_lock);
     if (!lock) return -1;
     if (timeout_ms > 0 && has_ready()) timeout_ms = 0;
@@ -541,9 +552,10 @@ Status Producer::Impl::produce(Client& client, const std::string& topic,
 }
 
 Status Producer::Impl::close(std::chrono::milliseconds timeout) {
-  if (tl_in_delivery_callback) {
+  if (must_not_wait()) {
     return Status::failed_precondition("kafka producer \"" + config.name +
-                                       "\": close() called from a delivery callback");
+                                       "\": close() called from a delivery callback, or from the "
+                                       "Logger while serving delivery reports");
   }
   std::lock_guard once(close_once_mu);
   if (close_done) return close_status;
@@ -648,7 +660,7 @@ Status Producer::Impl::send_async(const std::string& topic, std::optional<std::s
   Client& client = *async_client;
   CallbackPool::Slot* slot = callback ? client.callbacks.acquire(std::move(callback)) : nullptr;
   DeliveryTarget* target = slot ? static_cast<DeliveryTarget*>(slot) : &client.no_callback;
-  const bool block = config.block_when_queue_full && !tl_in_delivery_callback;
+  const bool block = config.block_when_queue_full && !must_not_wait();
   Status s = produce(client, topic, key, value, headers, target, block);
   if (!s.ok()) {
     // No report will come: the slot goes back now, its callback not run.
@@ -676,10 +688,11 @@ Status Producer::send_async(const std::string& topic, std::optional<std::string_
 }
 
 Status Producer::flush(std::chrono::milliseconds timeout) {
-  if (tl_in_delivery_callback) {
-    // It would wait for the callbacks of this very thread.
+  if (must_not_wait()) {
+    // It would wait for this very thread's callbacks or serve.
     return Status::failed_precondition("kafka producer \"" + impl_->config.name +
-                                       "\": flush() called from a delivery callback");
+                                       "\": flush() called from a delivery callback, or from the "
+                                       "Logger while serving delivery reports");
   }
   std::shared_lock lock(impl_->close_mu);
   if (impl_->closed) return Status();

@@ -147,7 +147,9 @@ class Producer {
   // the delivery reports librdkafka has ready (it frees delivered messages,
   // as a raw librdkafka loop's poll() does) and hands them to the delivery
   // thread; that may log librdkafka's errors through the producer's Logger,
-  // but never runs a callback.
+  // but never runs a callback. (A Logger that sends with this producer is
+  // fine: sends from it never block, and flush() or close() from it, while
+  // its thread serves reports, return FailedPrecondition.)
   Status send_async(const std::string& topic, std::optional<std::string_view> key,
                     std::optional<std::string_view> value, DeliveryCallback callback = {});
   Status send_async(const std::string& topic, std::optional<std::string_view> key,

@@ -9,7 +9,9 @@
 #include <memory>
 #include <mutex>
 #include <set>
+#include <span>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -392,6 +394,77 @@ TEST_F(KafkaProducerTest, WaitStopFlushesAndClosesRegisteredProducers) {
     EXPECT_EQ(kept->send_async("w", std::nullopt, "late").code(), StatusCode::kFailedPrecondition);
     EXPECT_EQ(registry.register_producer(pc).status().code(), StatusCode::kFailedPrecondition);
   }
+}
+
+// librdkafka reports client errors (a broker going away) through the
+// producer's Logger, on whichever thread serves delivery reports, a sending
+// thread included. A Logger that uses the same producer (a log appender to
+// Kafka) must not deadlock it: its sends never block, and its flush() is
+// refused while the thread serves.
+class ReentrantLogger final : public Logger {
+ public:
+  bool enabled(LogLevel level) const override { return level >= LogLevel::kWarn; }
+  void write(LogLevel, std::string_view message, std::span<const LogField>) override {
+    Producer* p = producer.load();
+    if (!p) return;
+    const Status sent = p->send_async("logs", std::nullopt, std::string(message));
+    const Status flushed = p->flush(0ms);
+    std::lock_guard lock(mu);
+    ++lines;
+    sends_ok += sent.ok();
+    flush_codes.push_back(flushed.code());
+  }
+  std::atomic<Producer*> producer{nullptr};
+  std::mutex mu;
+  int lines = 0;
+  int sends_ok = 0;
+  std::vector<StatusCode> flush_codes;
+};
+
+TEST_F(KafkaProducerTest, ALoggerThatUsesTheProducerCannotDeadlockIt) {
+  ASSERT_TRUE(cluster_->create_topic("work", 1).ok());
+  ASSERT_TRUE(cluster_->create_topic("logs", 1).ok());
+  auto log = std::make_shared<ReentrantLogger>();
+  auto pc = config("appender");
+  pc.enable_sync_producer = false;
+  pc.enable_async_producer = true;
+  pc.delivery_timeout = 2s;
+  auto created = Producer::create(pc, {.metrics = &metrics_, .logger = log});
+  ASSERT_TRUE(created.ok()) << created.status();
+  std::shared_ptr<Producer> p = *created;
+  std::atomic<int> outcomes{0};
+  ASSERT_NO_FATAL_FAILURE(deliver_one_then_stop_broker(*p, "work", outcomes));
+  log->producer = p.get();
+  // Every 1024th send serves reports on this thread; the broker being away
+  // makes librdkafka report errors, logged by whoever serves.
+  for (int i = 0; i < 5000; ++i) {
+    ASSERT_TRUE(p->send_async("work", "k", "v", [&](const Result<Delivery>&) { ++outcomes; }).ok());
+  }
+  ASSERT_TRUE(wait_until(
+      [&] {
+        std::lock_guard lock(log->mu);
+        return log->lines > 0;
+      },
+      15s));
+  // Every message fails after delivery_timeout; nothing is stuck.
+  ASSERT_TRUE(wait_until([&] { return outcomes.load() == 5001; }, 30s)) << outcomes.load();
+  log->producer = nullptr;
+  const Status closed = p->close(5s);
+  EXPECT_TRUE(closed.ok() || closed.code() == StatusCode::kTimeout) << closed;
+  std::lock_guard lock(log->mu);
+  // Error events are logged by the thread serving reports: there flush()
+  // is refused. (librdkafka's own log lines come from its threads: there it
+  // may run, and times out at once.)
+  int refused = 0;
+  for (StatusCode c : log->flush_codes) {
+    refused += c == StatusCode::kFailedPrecondition;
+    EXPECT_TRUE(c == StatusCode::kFailedPrecondition || c == StatusCode::kTimeout ||
+                c == StatusCode::kOk)
+        << status_code_name(c);
+  }
+  EXPECT_GE(refused, 1);
+  EXPECT_EQ(log->sends_ok, log->lines);  // never blocked, never refused
+  ASSERT_TRUE(cluster_->set_broker_up(1, true).ok());
 }
 
 TEST_F(KafkaProducerTest, SecretsNeverReachTheLog) {
