@@ -159,7 +159,8 @@ bool must_not_wait() {
   return tl_in_delivery_callback || tl_batch != nullptr;
 }
 
-// The part of a client its delivery reports need.
+// A librdkafka producer client as its delivery reports see it, and the
+// serving of those reports.
 //
 // The async client splits a report's work in two. Serving it (librdkafka's
 // bookkeeping and freeing the message) is done by whichever thread calls
