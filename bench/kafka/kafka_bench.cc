@@ -28,6 +28,8 @@
 #include <cstdio>
 #include <cstdlib>
 #include <ctime>
+#include <filesystem>
+#include <fstream>
 #include <functional>
 #include <map>
 #include <memory>
@@ -66,10 +68,18 @@ std::unique_ptr<RdKafka::Conf> raw_conf() {
 
 // The mock keeps about 5 MB per partition (older messages are dropped), so
 // the consumer topics have 16 partitions and at most ~4 MB each.
-int consumer_messages(int size) {
-  return size <= 100 ? 200'000 : 60'000;
+// BENCH_CONSUMER_SCALE=K multiplies both (longer runs, steadier figures).
+int consumer_scale() {
+  static const int scale = std::max(
+      1, std::getenv("BENCH_CONSUMER_SCALE") ? std::atoi(std::getenv("BENCH_CONSUMER_SCALE")) : 1);
+  return scale;
 }
-constexpr int kConsumerPartitions = 16;
+int consumer_messages(int size) {
+  return (size <= 100 ? 200'000 : 60'000) * consumer_scale();
+}
+int consumer_partitions() {
+  return 16 * consumer_scale();
+}
 
 // A topic holding `n` messages of `size` bytes, made once.
 std::string consumer_topic(int size) {
@@ -78,7 +88,7 @@ std::string consumer_topic(int size) {
   std::lock_guard lock(mu);
   if (auto it = made.find(size); it != made.end()) return it->second;
   const std::string topic = "consume-" + std::to_string(size);
-  (void)cluster().create_topic(topic, kConsumerPartitions);
+  (void)cluster().create_topic(topic, consumer_partitions());
   auto conf = raw_conf();
   std::string err;
   conf->set("linger.ms", "20", err);
@@ -87,7 +97,7 @@ std::string consumer_topic(int size) {
   const std::string value(static_cast<std::size_t>(size), 'x');
   for (int i = 0, n = consumer_messages(size); i < n; ++i) {
     // Spread evenly: the mock drops what exceeds 5 MB in one partition.
-    while (p->produce(topic, i % kConsumerPartitions, RdKafka::Producer::RK_MSG_COPY,
+    while (p->produce(topic, i % consumer_partitions(), RdKafka::Producer::RK_MSG_COPY,
                       const_cast<char*>(value.data()), value.size(), nullptr, 0, 0,
                       nullptr) == RdKafka::ERR__QUEUE_FULL) {
       p->poll(10);
@@ -98,7 +108,7 @@ std::string consumer_topic(int size) {
     std::fprintf(stderr, "preparing %s: %s\n", topic.c_str(), RdKafka::err2str(flushed).c_str());
   }
   if (std::getenv("BENCH_DEBUG")) {
-    for (int part = 0; part < kConsumerPartitions; ++part) {
+    for (int part = 0; part < consumer_partitions(); ++part) {
       std::int64_t lo = -1, hi = -1;
       p->query_watermark_offsets(topic, part, &lo, &hi, 5000);
       std::fprintf(stderr, "%s[%d]: %lld..%lld\n", topic.c_str(), part, static_cast<long long>(lo),
@@ -153,6 +163,37 @@ double process_cpu_seconds() {
   timespec ts{};
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+}
+
+// BENCH_THREADS=1: CPU time of every thread of the process between the first
+// and the last message of a consumer run, printed to stderr (from
+// /proc/self/task/*/schedstat, nanoseconds): where a run's CPU goes.
+using ThreadCpu = std::map<std::string, std::pair<std::string, long long>>;  // tid -> comm, ns
+ThreadCpu thread_cpu() {
+  ThreadCpu out;
+  if (!std::getenv("BENCH_THREADS")) return out;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/self/task")) {
+    std::ifstream comm(e.path() / "comm"), sched(e.path() / "schedstat");
+    std::string name;
+    long long ns = 0;
+    std::getline(comm, name);
+    sched >> ns;
+    out[e.path().filename().string()] = {name, ns};
+  }
+  return out;
+}
+void print_thread_cpu(const char* what, const ThreadCpu& before, const ThreadCpu& after) {
+  if (after.empty()) return;
+  std::map<std::string, long long> by_name;
+  for (const auto& [tid, v] : after) {
+    auto it = before.find(tid);
+    by_name[v.first] += v.second - (it == before.end() ? 0 : it->second.second);
+  }
+  std::fprintf(stderr, "%s:", what);
+  for (const auto& [name, ns] : by_name) {
+    if (ns > 0) std::fprintf(stderr, " %s=%.1fms", name.c_str(), ns / 1e6);
+  }
+  std::fprintf(stderr, "\n");
 }
 
 template <typename F>
@@ -257,6 +298,7 @@ Run raw_batch_consumer_run(int size) {
   std::size_t bytes = 0;
   Clock::time_point first{};
   double first_cpu = 0;
+  ThreadCpu threads_first;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (got < n && Clock::now() < deadline) {
     ssize_t k = rd_kafka_consume_batch_queue(q, 0, batch, 256);
@@ -266,6 +308,7 @@ Run raw_batch_consumer_run(int size) {
         if (got++ == 0) {
           first = Clock::now();
           first_cpu = process_cpu_seconds();
+          threads_first = thread_cpu();
         }
         bytes += batch[i]->len;
       }
@@ -275,6 +318,7 @@ Run raw_batch_consumer_run(int size) {
   Run run;
   run.seconds = std::chrono::duration<double>(Clock::now() - first).count();
   run.cpu_seconds = process_cpu_seconds() - first_cpu;
+  print_thread_cpu("raw batch", threads_first, thread_cpu());
   run.complete = got >= n;
   rd_kafka_queue_destroy(q);
   c->close();
@@ -323,6 +367,7 @@ Run managed_consumer_run(int size, int handler_threads) {
     std::atomic<std::size_t> bytes{0};
     Clock::time_point first{}, last{};
     double first_cpu = 0, last_cpu = 0;
+    ThreadCpu threads_first, threads_last;
     std::mutex mu;
     std::condition_variable done;
     Clock::time_point prev{};
@@ -348,11 +393,13 @@ Run managed_consumer_run(int size, int handler_threads) {
       if (k == 1) {
         first = Clock::now();
         first_cpu = process_cpu_seconds();
+        threads_first = thread_cpu();
       }
       if (k == n) {
         std::lock_guard lock(mu);
         last = Clock::now();
         last_cpu = process_cpu_seconds();
+        threads_last = thread_cpu();
         done.notify_one();
       }
       return sluice::Status();
@@ -370,6 +417,7 @@ Run managed_consumer_run(int size, int handler_threads) {
     run.complete = got.load() >= n;
     run.seconds = std::chrono::duration<double>(last - first).count();
     run.cpu_seconds = last_cpu - first_cpu;
+    print_thread_cpu("managed", threads_first, threads_last);
     return run;
   }
 }

@@ -110,6 +110,7 @@ ConsumerSession::ConsumerSession(JobContext& job)
       metrics_(*job.metrics),
       pool_(job.config.handler_threads > 0),
       manual_commit_(!job.config.auto_commit),
+      commit_every_(static_cast<std::uint64_t>(job.config.commit_every_messages)),
       coarse_timing_(job.clock == &Clock::real()),
       events_(job.log, &job.scrubber) {
   events_.on_fatal([this](Status s) { fail(std::move(s)); });
@@ -167,15 +168,30 @@ Status ConsumerSession::start() {
 void ConsumerSession::poll_loop() {
   const std::size_t max_in_flight = static_cast<std::size_t>(config_.max_in_flight);
   rd_kafka_message_t* batch[kBatch];
+  ssize_t n = 0;
+  // A batch's messages are freed together when it is done (or on the way
+  // out), so that the topic handles PollThread caches stay alive meanwhile.
+  const auto free_batch = [&] {
+    for (ssize_t i = 0; i < n; ++i) {
+      if (batch[i]) rd_kafka_message_destroy(batch[i]);
+    }
+    n = 0;
+  };
+  struct FreeOnExit {
+    decltype(free_batch)& f;
+    ~FreeOnExit() { f(); }
+  } free_on_exit{free_batch};
+  PollThread poll{HandlerContext(config_.job_name, stop_, 1, {}), timing_now()};
   while (!stop_.stop_requested() && !failed()) {
     // Commit results only come back for commits sent from here; without one
     // outstanding, polling their queue would cost a lock per turn.
     if (!commit_requests_.empty()) rd_kafka_queue_poll_callback(commit_queue_, 0);
-    // The handler's end time, when one just ran, is "now" to within a few
-    // instructions: reading the clock again per message costs ~10 % of the
-    // loop's throughput for small messages.
-    maybe_commit(handled_at_ ? *handled_at_ : timing_now());
-    handled_at_.reset();
+    // Without handler threads, poll.now is the last handler's end (or the
+    // last read's), "now" to within a few instructions: reading the clock
+    // again per message costs ~10 % of the loop's throughput for small
+    // messages. With them, this thread may have waited for room meanwhile.
+    if (pool_) poll.now = timing_now();
+    maybe_commit(poll.now);
     std::size_t room = kBatch;
     if (pool_) {
       std::unique_lock lock(mu_);
@@ -191,24 +207,28 @@ void ConsumerSession::poll_loop() {
     // What is there now, up to `room`; else wait for one message. (With a
     // timeout, a batch read waits until it is full.) Rebalance callbacks
     // run inside these calls, on this thread.
-    ssize_t n = rd_kafka_consume_batch_queue(consumer_queue_, 0, batch, room);
+    n = rd_kafka_consume_batch_queue(consumer_queue_, 0, batch, room);
     if (n == 0) n = rd_kafka_consume_batch_queue(consumer_queue_, kPollTimeoutMs, batch, 1);
+    poll.now = timing_now();
     if (n < 0) {
+      n = 0;
       log_.warn(
           "kafka consume failed",
           {{"error", describe_error(static_cast<RdKafka::ErrorCode>(rd_kafka_last_error()))}});
       continue;
     }
+    poll.topic_handle = nullptr;
     for (ssize_t i = 0; i < n; ++i) {
-      MessagePtr msg(batch[i]);
-      if (stop_.stop_requested() || failed()) continue;  // left unhandled and uncommitted
+      if (stop_.stop_requested() || failed()) break;  // the rest: unhandled and uncommitted
       if (i > 0) {
-        // Commit checks stay per message: commit_every_messages is exact.
-        maybe_commit(handled_at_ ? *handled_at_ : timing_now());
-        handled_at_.reset();
+        // Commit checks stay per message: a commit is due after exactly
+        // commit_every_messages (unless the last one is unanswered).
+        if (pool_) poll.now = timing_now();
+        maybe_commit(poll.now);
       }
-      on_message(std::move(msg));
+      on_message(&batch[i], poll);
     }
+    free_batch();
   }
 }
 
@@ -248,32 +268,23 @@ void ConsumerSession::finish() {
   metrics_.in_flight.set(0);
 }
 
-void ConsumerSession::on_message(MessagePtr msg) {
-  switch (msg->err) {
+void ConsumerSession::on_message(rd_kafka_message_t** slot, PollThread& poll) {
+  const rd_kafka_message_t* r = *slot;
+  switch (r->err) {
     case RD_KAFKA_RESP_ERR_NO_ERROR:
       break;
     case RD_KAFKA_RESP_ERR__TIMED_OUT:
     case RD_KAFKA_RESP_ERR__PARTITION_EOF:
       return;
     default:
-      on_consume_error(*msg);
+      on_consume_error(*r);
       return;
   }
-  const rd_kafka_message_t* r = msg.get();
-  const PartitionRef p{rd_kafka_topic_name(r->rkt), r->partition};
   if (!pool_) {
-    // Handled here and now: one tracker lookup, no window entry in order.
-    const auto in_order = tracker_.dispatch_in_order(p, r->offset);
-    if (!in_order) {
-      log_.debug("kafka message dropped (partition not assigned)",
-                 {{"topic", p.topic}, {"partition", p.partition}, {"offset", r->offset}});
-      return;
-    }
-    const MessageOutcome outcome = process(r, &handled_at_);
-    tracker_.complete_in_order(in_order, outcome);
-    count(outcome);
+    handle_here(r, poll);
     return;
   }
+  const PartitionRef p{rd_kafka_topic_name(r->rkt), r->partition};
   {
     std::lock_guard lock(mu_);
     if (!tracker_.dispatched(p, r->offset)) {
@@ -286,8 +297,32 @@ void ConsumerSession::on_message(MessagePtr msg) {
   }
   std::lock_guard lock(mu_);
   const std::size_t q = queue_for(r);
-  queues_[q].push_back(Work{std::move(msg)});
+  queues_[q].push_back(Work{MessagePtr(*slot)});
+  *slot = nullptr;
   queue_cvs_[q]->notify_one();
+}
+
+void ConsumerSession::handle_here(const rd_kafka_message_t* r, PollThread& poll) {
+  if (r->rkt != poll.topic_handle) {
+    poll.topic_handle = r->rkt;
+    poll.topic = rd_kafka_topic_name(r->rkt);
+    poll.partition = -1;
+  }
+  if (r->partition != poll.partition) {
+    poll.partition = r->partition;
+    poll.tracked = tracker_.find_partition({poll.topic, r->partition});
+  }
+  // Handled here and now: no lookup by name, no window entry in order.
+  const auto in_order = tracker_.dispatch_in_order(poll.tracked, r->offset);
+  if (!in_order) {
+    log_.debug("kafka message dropped (partition not assigned)",
+               {{"topic", poll.topic}, {"partition", r->partition}, {"offset", r->offset}});
+    return;
+  }
+  const MessageOutcome outcome =
+      process(MessageAccess::view(r, poll.topic), poll.context, &poll.now);
+  tracker_.complete_in_order(in_order, outcome);
+  count(outcome);
 }
 
 void ConsumerSession::on_consume_error(const rd_kafka_message_t& m) {
@@ -321,13 +356,14 @@ void ConsumerSession::on_consume_error(const rd_kafka_message_t& m) {
   }
 }
 
-MessageOutcome ConsumerSession::process(const rd_kafka_message_t* record,
-                                        std::optional<Clock::TimePoint>* finished_at) {
-  const Message m = MessageAccess::view(record);
+MessageOutcome ConsumerSession::process(const Message& m, HandlerContext& ctx,
+                                        Clock::TimePoint* now) {
   const bool timed = config_.max_processing_time.count() > 0;
   for (int attempt = 1;; ++attempt) {
-    const Clock::TimePoint started = timing_now();
-    HandlerContext ctx(config_.job_name, stop_, attempt, started + config_.max_processing_time);
+    // On the coarse clock the caller's "now" (the previous call's end, a few
+    // hundred instructions ago) is as good as a new reading.
+    const Clock::TimePoint started = attempt == 1 && coarse_timing_ ? *now : timing_now();
+    HandlerContextAccess::begin_call(ctx, attempt, started + config_.max_processing_time);
     Status s;
     try {
       s = job_.consumer->handle(ctx, m);
@@ -336,9 +372,9 @@ MessageOutcome ConsumerSession::process(const rd_kafka_message_t* record,
     } catch (...) {
       s = Status::internal("handler threw a non-standard exception");
     }
+    const Clock::TimePoint finished = timing_now();
+    *now = finished;
     if (timed) {
-      const Clock::TimePoint finished = timing_now();
-      if (finished_at) *finished_at = finished;
       const auto took = finished - started;
       if (took > config_.max_processing_time) {
         metrics_.slow.inc();
@@ -475,6 +511,7 @@ void ConsumerSession::worker_loop(std::size_t index) {
   const std::size_t qi = queues_.size() == 1 ? 0 : index;
   auto& queue = queues_[qi];
   auto& cv = *queue_cvs_[qi];
+  HandlerContext context(config_.job_name, stop_, 1, {});
   std::unique_lock lock(mu_);
   while (true) {
     cv.wait(lock, [&] { return workers_stop_ || !queue.empty(); });
@@ -490,7 +527,8 @@ void ConsumerSession::worker_loop(std::size_t index) {
       continue;
     }
     lock.unlock();
-    const MessageOutcome outcome = process(r, nullptr);
+    Clock::TimePoint now = timing_now();
+    const MessageOutcome outcome = process(MessageAccess::view(r), context, &now);
     lock.lock();
     record(p, r->offset, outcome, lock);
     poll_cv_.notify_all();
@@ -499,13 +537,25 @@ void ConsumerSession::worker_loop(std::size_t index) {
 
 // ---- Offsets -------------------------------------------------------------------
 
-void ConsumerSession::maybe_commit(Clock::TimePoint now) {
+void ConsumerSession::commit_if_due(Clock::TimePoint now) {
   {
     auto lock = lock_if_pool();
-    if (handled_since_commit_ < static_cast<std::uint64_t>(config_.commit_every_messages) &&
-        now < next_commit_) {
-      return;
-    }
+    if (handled_since_commit_ < commit_every_ && now < next_commit_) return;
+  }
+  if (manual_commit_ && !commit_requests_.empty()) {
+    // One batched commit at a time: at a high message rate, commits every
+    // commit_every_messages would otherwise pile up behind a slow group
+    // coordinator (and cost the broker a write each). The due commit goes
+    // out once the last one is answered, covering everything handled by
+    // then. Its answer is looked for here at most once per clock reading
+    // (the coarse clock ticks every few ms), else at the poll loop's turn.
+    if (now == commit_answer_polled_at_) return;
+    commit_answer_polled_at_ = now;
+    rd_kafka_queue_poll_callback(commit_queue_, 0);
+    if (!commit_requests_.empty()) return;
+  }
+  {
+    auto lock = lock_if_pool();
     handled_since_commit_ = 0;
     report_handled();
   }
@@ -578,6 +628,7 @@ void ConsumerSession::on_commit(rd_kafka_t*, rd_kafka_resp_err_t err,
                    "kafka offset commit failed; retried with the next commit",
                    {{"error", describe_error(static_cast<RdKafka::ErrorCode>(first))}});
   }
+  self->commit_answer_polled_at_ = Clock::TimePoint::min();
   auto& reqs = self->commit_requests_;
   reqs.erase(
       std::remove_if(reqs.begin(), reqs.end(), [&](const auto& r) { return r.get() == req; }),

@@ -20,6 +20,7 @@
 #include <set>
 #include <stop_token>
 #include <string>
+#include <string_view>
 #include <thread>
 #include <vector>
 
@@ -94,17 +95,33 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
     ConsumerSession* session;
     Clock::TimePoint started;
   };
+  // What the poll thread carries from one message of a batch to the next
+  // (without handler threads).
+  struct PollThread {
+    HandlerContext context;  // reused for every handler call on this thread
+    Clock::TimePoint now;    // when the last handler call returned (or the batch was read)
+    // The partition of the last message of this batch: its topic name and
+    // tracker entry, looked up once per run of its messages. Only valid
+    // while the messages of the batch live (a freed topic handle's address
+    // may be reused), so reset before each batch.
+    const rd_kafka_topic_t* topic_handle = nullptr;
+    std::string_view topic{};
+    std::int32_t partition = -1;
+    OffsetTracker::Partition tracked{};
+  };
 
   Status start();
   void poll_loop();
   void finish();
-  void on_message(MessagePtr msg);
+  // Handles `msg` on this thread, or queues it for a handler thread (then
+  // takes it: *msg becomes null).
+  void on_message(rd_kafka_message_t** msg, PollThread& poll);
+  void handle_here(const rd_kafka_message_t* record, PollThread& poll);
   void on_consume_error(const rd_kafka_message_t& msg);
-  // Runs the handler with retries and the dead-letter topic. With
-  // `finished_at`, stores when the last handler call returned (if the clock
-  // was read for it).
-  MessageOutcome process(const rd_kafka_message_t* record,
-                         std::optional<Clock::TimePoint>* finished_at);
+  // Runs the handler with retries and the dead-letter topic, in `ctx`.
+  // `*now`: on entry, about when the first call starts (read again unless on
+  // the coarse clock); on return, when the last call returned.
+  MessageOutcome process(const Message& m, HandlerContext& ctx, Clock::TimePoint* now);
   Status send_dead_letter(const Message& m, const Status& error);
   void record(const PartitionRef& p, std::int64_t offset, MessageOutcome outcome,
               std::unique_lock<std::mutex>& lock);
@@ -125,8 +142,15 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
 
   // Offsets.
   // Commits when commit_every_messages were handled or commit_interval has
-  // passed by `now`.
-  void maybe_commit(Clock::TimePoint now);
+  // passed by `now`; while the last batched commit is unanswered, the next
+  // waits for its answer. Checked per message, so the test is inline.
+  void maybe_commit(Clock::TimePoint now) {
+    if (pool_ || ((handled_since_commit_ >= commit_every_ || now >= next_commit_) &&
+                  now != commit_answer_polled_at_)) {
+      commit_if_due(now);
+    }
+  }
+  void commit_if_due(Clock::TimePoint now);
   // Now, for handler timing and commit intervals (see coarse_timing_).
   Clock::TimePoint timing_now() const;
   void commit(std::vector<OffsetCommit> commits, bool sync);
@@ -152,6 +176,7 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   JobMetrics& metrics_;
   const bool pool_;
   const bool manual_commit_;
+  const std::uint64_t commit_every_;
   // On the real clock, handler calls and commit intervals are timed with
   // the kernel's coarse monotonic clock (the base of steady_clock, read at
   // tick resolution, 1-4 ms): far finer than max_processing_time and
@@ -186,9 +211,9 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   std::uint64_t handled_since_commit_ = 0;
   std::uint64_t handled_unreported_ = 0;
   Clock::TimePoint next_commit_{};
-  // Poll thread, without handler threads: when the handler of the message
-  // just read returned.
-  std::optional<Clock::TimePoint> handled_at_;
+  // When a due commit last looked for the answer to the one in flight
+  // (min() once it is answered): it looks again at the next clock reading.
+  Clock::TimePoint commit_answer_polled_at_ = Clock::TimePoint::min();
   std::set<std::string> warned_topics_;
   std::map<PartitionId, Gauge*, PartitionLess> lag_gauges_;
   // Partitions revoked while their last commit had not gone through (commits

@@ -50,8 +50,12 @@ std::optional<std::string_view> Message::header(std::string_view key) const {
 }
 
 Message MessageAccess::view(const rd_kafka_message_t* r) {
+  return view(r, r->rkt ? std::string_view(rd_kafka_topic_name(r->rkt)) : std::string_view());
+}
+
+Message MessageAccess::view(const rd_kafka_message_t* r, std::string_view topic) {
   Message m;
-  m.topic_ = rd_kafka_topic_name(r->rkt);
+  m.topic_ = topic;
   m.partition_ = r->partition;
   m.offset_ = r->offset;
   if (r->key) {

@@ -62,4 +62,18 @@ Status MockCluster::set_broker_up(int broker_id, bool up) {
   return Status();
 }
 
+Status MockCluster::delay_responses(int broker_id, std::int16_t api_key, int count,
+                                    std::chrono::milliseconds delay) {
+  for (int i = 0; i < count; ++i) {
+    const rd_kafka_resp_err_t e = rd_kafka_mock_broker_push_request_error_rtts(
+        handles_->cluster, broker_id, api_key, 1, RD_KAFKA_RESP_ERR_NO_ERROR,
+        static_cast<int>(delay.count()));
+    if (e != RD_KAFKA_RESP_ERR_NO_ERROR) {
+      return Status::invalid_argument("mock cluster: broker " + std::to_string(broker_id) + ": " +
+                                      rd_kafka_err2str(e));
+    }
+  }
+  return Status();
+}
+
 }  // namespace sluice::kafka

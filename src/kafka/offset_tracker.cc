@@ -105,8 +105,12 @@ void OffsetTracker::completed_in(State& st, std::int64_t offset, MessageOutcome 
 
 OffsetTracker::InOrder OffsetTracker::dispatch_in_order(const PartitionRef& p,
                                                         std::int64_t offset) {
+  return dispatch_in_order(find_partition(p), offset);
+}
+
+OffsetTracker::InOrder OffsetTracker::dispatch_in_order(Partition p, std::int64_t offset) {
   InOrder m;
-  State* s = find(p);
+  auto* s = static_cast<State*>(p.state_);
   if (!s || offset < 0 || offset < s->next) return m;
   // Behind an unfinished or failed message the entry must wait in the window.
   if (!s->window.empty()) s->window.push_back({offset, EntryState::kPending});

@@ -105,6 +105,22 @@ class OffsetTracker {
   InOrder dispatch_in_order(const PartitionRef& p, std::int64_t offset);
   void complete_in_order(InOrder m, MessageOutcome outcome);
 
+  // A partition looked up once for a run of its messages (one batch read):
+  // dispatch_in_order() through it needs no lookup by name. Valid until the
+  // next assign(), revoke() or clear(); false if `p` is not assigned.
+  class Partition {
+   public:
+    Partition() = default;
+    explicit operator bool() const { return state_ != nullptr; }
+
+   private:
+    friend class OffsetTracker;
+    explicit Partition(void* state) : state_(state) {}
+    void* state_ = nullptr;
+  };
+  Partition find_partition(const PartitionRef& p) { return Partition(find(p)); }
+  InOrder dispatch_in_order(Partition p, std::int64_t offset);
+
   // Where consumption would resume if committed now: one past the highest
   // offset below which every dispatched message was handled. nullopt until a
   // message of the partition was handled.

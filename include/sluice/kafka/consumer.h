@@ -102,7 +102,11 @@ struct ConsumerConfig {
   // Manual commits (auto_commit = false) are batched: they go out when this
   // many messages were handled since the last commit, or every
   // commit_interval, whichever comes first, and always on partition
-  // revocation, switch-off and shutdown. Defaults: 1000 messages, 1 s.
+  // revocation, switch-off and shutdown. One batched commit is in flight at
+  // a time: one that falls due before the broker answered the last waits
+  // for that answer, then covers everything handled by then (so a slow
+  // group coordinator sees one commit per round trip, not a pile of them).
+  // Defaults: 1000 messages, 1 s.
   int commit_every_messages = 1000;
   std::chrono::milliseconds commit_interval{1'000};
 
@@ -177,6 +181,8 @@ class HandlerContext {
   Clock::TimePoint deadline() const { return deadline_; }
 
  private:
+  friend struct HandlerContextAccess;  // one context serves a thread's handler calls
+
   std::string_view job_name_{};
   std::stop_token stop_{};
   int attempt_;

@@ -11,6 +11,8 @@
 #ifndef SLUICE_KAFKA_MOCK_CLUSTER_H_
 #define SLUICE_KAFKA_MOCK_CLUSTER_H_
 
+#include <chrono>
+#include <cstdint>
 #include <memory>
 #include <string>
 
@@ -38,6 +40,11 @@ class MockCluster {
   // Takes a broker down (its connections drop) or brings it back: for
   // failure tests. Brokers are numbered 1..brokers.
   Status set_broker_up(int broker_id, bool up);
+  // Makes broker `broker_id` answer its next `count` requests of Kafka API
+  // `api_key` (the protocol's number: Fetch 1, OffsetCommit 8, ...) `delay`
+  // late, without an error: for slow-broker tests.
+  Status delay_responses(int broker_id, std::int16_t api_key, int count,
+                         std::chrono::milliseconds delay);
 
  private:
   MockCluster() = default;

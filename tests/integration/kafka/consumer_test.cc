@@ -447,7 +447,9 @@ TEST_F(KafkaConsumerTest, CommitsAreBatchedByCountAndByInterval) {
   ASSERT_TRUE(cluster_->create_topic("batch", 1).ok());
   produce_values(bootstrap_, "batch", "v", 12);
   Registry registry(options());
-  // By count: every 5 handled messages, never by time.
+  // By count: every 5 handled messages, never by time. Its handler takes
+  // 30 ms, so each commit is answered before the next is due (a due commit
+  // waits for the answer to the one before: CommitsDoNotPileUpBehindASlowCoordinator).
   auto by_count = test_consumer_config(bootstrap_, "count-job", "batch", "count-group");
   by_count.commit_every_messages = 5;
   by_count.commit_interval = 3600s;
@@ -458,9 +460,11 @@ TEST_F(KafkaConsumerTest, CommitsAreBatchedByCountAndByInterval) {
   Recorder count_rec, time_rec;
   for (auto [cfg, rec] : {std::pair{&by_count, &count_rec}, std::pair{&by_time, &time_rec}}) {
     Recorder* r = rec;
+    const bool slow = cfg == &by_count;
     ASSERT_TRUE(registry
                     .register_consumer(make_consumer(*cfg,
-                                                     [r](HandlerContext&, const Message& m) {
+                                                     [r, slow](HandlerContext&, const Message& m) {
+                                                       if (slow) std::this_thread::sleep_for(30ms);
                                                        r->add(m);
                                                        return Status();
                                                      }))
@@ -481,6 +485,46 @@ TEST_F(KafkaConsumerTest, CommitsAreBatchedByCountAndByInterval) {
   registry.stop();
   ASSERT_TRUE(registry.wait_stop().ok());
   EXPECT_EQ(committed_offsets(bootstrap_, "count-group", "batch", 1)[0], 12);  // on shutdown
+}
+
+TEST_F(KafkaConsumerTest, CommitsDoNotPileUpBehindASlowCoordinator) {
+  ASSERT_TRUE(cluster_->create_topic("slow-commits", 1).ok());
+  produce_values(bootstrap_, "slow-commits", "v", 40);
+  // Every commit is due after one message, and the coordinator answers
+  // each of the next 60 commits 400 ms late.
+  ASSERT_TRUE(cluster_->delay_responses(1, /*OffsetCommit*/ 8, 60, 400ms).ok());
+  Registry registry(options());
+  auto cfg = test_consumer_config(bootstrap_, "slow-job", "slow-commits", "slow-group");
+  cfg.commit_every_messages = 1;
+  cfg.commit_interval = 3600s;
+  Recorder rec;
+  ASSERT_TRUE(registry
+                  .register_consumer(make_consumer(cfg,
+                                                   [&](HandlerContext&, const Message& m) {
+                                                     rec.add(m);
+                                                     return Status();
+                                                   }))
+                  .ok());
+  ASSERT_TRUE(registry.set_consumer_switch("slow-job", true).ok());
+  ASSERT_TRUE(registry.start_all().ok());
+  ASSERT_TRUE(rec.wait_for_values(40));
+  // The 40 messages are handled within milliseconds: one commit goes out
+  // after the first, the next waits for its answer and then covers the
+  // other 39. (Without that rule 40 commits would be in flight at once, all
+  // answered 400 ms later.)
+  const auto answered = [&] {
+    return counter("sluice_kafka_commits_total", "slow-job") +
+           counter("sluice_kafka_commit_failures_total", "slow-job");
+  };
+  EXPECT_TRUE(wait_until(
+      [&] { return committed_offsets(bootstrap_, "slow-group", "slow-commits", 1)[0] == 40; },
+      10s));
+  EXPECT_TRUE(wait_until([&] { return answered() >= 2; }, 5s));
+  std::this_thread::sleep_for(1s);  // what else was sent would be answered by now
+  EXPECT_LE(answered(), 3);
+  registry.stop();
+  ASSERT_TRUE(registry.wait_stop().ok());
+  EXPECT_EQ(committed_offsets(bootstrap_, "slow-group", "slow-commits", 1)[0], 40);
 }
 
 TEST_F(KafkaConsumerTest, TwoMembersSplitThePartitionsAndOneTakesOverWhenTheOtherLeaves) {

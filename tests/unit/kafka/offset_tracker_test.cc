@@ -229,6 +229,8 @@ TEST(OffsetTracker, InOrderPathMatchesDispatchedAndCompleted) {
     const PartitionRef p{"t", 0};
     pair.assign(p);
     in_order.assign(p);
+    // Odd rounds look the partition up once, as the poll thread does per batch.
+    const OffsetTracker::Partition found = in_order.find_partition(p);
     std::int64_t offset = static_cast<std::int64_t>(rng() % 3);
     for (int i = 0; i < 30; ++i) {
       const auto roll = rng() % 10;
@@ -236,7 +238,8 @@ TEST(OffsetTracker, InOrderPathMatchesDispatchedAndCompleted) {
                                      : roll < 9 ? MessageOutcome::kFailed
                                                 : MessageOutcome::kAbandoned;
       const bool ok = pair.dispatched(p, offset);
-      const auto m = in_order.dispatch_in_order(p, offset);
+      const auto m = round % 2 ? in_order.dispatch_in_order(found, offset)
+                               : in_order.dispatch_in_order(p, offset);
       ASSERT_EQ(ok, static_cast<bool>(m));
       pair.completed(p, offset, outcome);
       in_order.complete_in_order(m, outcome);
@@ -252,6 +255,25 @@ TEST(OffsetTracker, InOrderPathMatchesDispatchedAndCompleted) {
     ASSERT_EQ(a.size(), b.size());
     for (std::size_t i = 0; i < a.size(); ++i) EXPECT_EQ(a[i].offset, b[i].offset);
   }
+}
+
+TEST(OffsetTracker, APartitionFoundOnceDispatchesOnlyWhileAssigned) {
+  OffsetTracker t;
+  const PartitionRef p{"t", 3};
+  EXPECT_FALSE(t.find_partition(p));
+  EXPECT_FALSE(t.dispatch_in_order(t.find_partition(p), 0));  // not ours: dropped
+  t.assign(p, 10);
+  const OffsetTracker::Partition found = t.find_partition(p);
+  ASSERT_TRUE(found);
+  EXPECT_FALSE(t.find_partition({"t", 4}));
+  EXPECT_FALSE(t.find_partition({"u", 3}));
+  EXPECT_FALSE(t.dispatch_in_order(found, 9));  // below the resumed position
+  const auto m = t.dispatch_in_order(found, 10);
+  ASSERT_TRUE(m);
+  EXPECT_EQ(t.pending_total(), 1u);
+  t.complete_in_order(m, MessageOutcome::kHandled);
+  EXPECT_EQ(t.committable(p), 11);
+  EXPECT_EQ(t.next_offset(p), 11);
 }
 
 }  // namespace
