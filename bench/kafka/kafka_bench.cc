@@ -166,8 +166,8 @@ double process_cpu_seconds() {
 }
 
 // BENCH_THREADS=1: CPU time of every thread of the process between the first
-// and the last message of a consumer run, printed to stderr (from
-// /proc/self/task/*/schedstat, nanoseconds): where a run's CPU goes.
+// and the last message of a consumer run (a producer run: its timed window), printed to stderr
+// (from /proc/self/task/*/schedstat, nanoseconds): where a run's CPU goes.
 using ThreadCpu = std::map<std::string, std::pair<std::string, long long>>;  // tid -> comm, ns
 ThreadCpu thread_cpu() {
   ThreadCpu out;
@@ -197,13 +197,15 @@ void print_thread_cpu(const char* what, const ThreadCpu& before, const ThreadCpu
 }
 
 template <typename F>
-Run timed(F&& body) {
+Run timed(const char* what, F&& body) {
+  const ThreadCpu threads_before = thread_cpu();
   const double cpu0 = process_cpu_seconds();
   const auto start = Clock::now();
   Run r;
   r.complete = body();
   r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
   r.cpu_seconds = process_cpu_seconds() - cpu0;
+  print_thread_cpu(what, threads_before, thread_cpu());
   return r;
 }
 
@@ -509,7 +511,7 @@ Run raw_async_run(int size, bool callbacks = false) {
   conf->set("dr_cb", callbacks ? static_cast<RdKafka::DeliveryReportCb*>(&calling) : &counting,
             err);
   std::unique_ptr<RdKafka::Producer> p(RdKafka::Producer::create(conf.get(), err));
-  return timed([&] {
+  return timed(callbacks ? "raw async with callbacks" : "raw async", [&] {
     for (int i = 0; i < n; ++i) {
       RawCallback* fn = nullptr;
       if (callbacks) {
@@ -541,7 +543,7 @@ Run managed_async_run(int size) {
   pc.enable_async_producer = true;
   auto p = sluice::kafka::Producer::create(pc, {.metrics = &metrics, .logger = nullptr});
   std::atomic<int> ok{0};
-  return timed([&] {
+  return timed("managed async", [&] {
     for (int i = 0; i < n; ++i) {
       (void)(*p)->send_async("produce-managed", std::nullopt, value,
                              [&ok](const sluice::Result<sluice::kafka::Delivery>& r) {

@@ -1,5 +1,7 @@
 #include "kafka/consumer_session.h"
 
+#include <pthread.h>
+
 #include <algorithm>
 #include <ctime>
 #include <exception>
@@ -481,7 +483,12 @@ void ConsumerSession::start_workers() {
     queue_cvs_.push_back(std::make_unique<std::condition_variable>());
   }
   workers_stop_ = false;
-  for (std::size_t i = 0; i < n; ++i) workers_.emplace_back([this, i] { worker_loop(i); });
+  for (std::size_t i = 0; i < n; ++i) {
+    workers_.emplace_back([this, i] {
+      pthread_setname_np(pthread_self(), "sluice-khandler");
+      worker_loop(i);
+    });
+  }
 }
 
 void ConsumerSession::stop_workers() {

@@ -2,6 +2,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <pthread.h>
 
 #include <algorithm>
 #include <atomic>
@@ -449,6 +450,7 @@ Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
   if (!async) {
     // Serves the sync client's reports at once: a send() waits for its own.
     client->poller = std::jthread([c](std::stop_token stop) {
+      pthread_setname_np(pthread_self(), "sluice-ksync");
       while (!stop.stop_requested()) {
         c->queued->set(static_cast<double>(rd_kafka_outq_len(c->rk)));
         rd_kafka_poll(c->rk, 100);
@@ -466,6 +468,7 @@ Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
   const bool batch_reports = config.linger > std::chrono::milliseconds(0);
   const auto nap = std::min<std::chrono::milliseconds>(config.linger, std::chrono::milliseconds(1));
   client->poller = std::jthread([c, batch_reports, nap](std::stop_token stop) {
+    pthread_setname_np(pthread_self(), "sluice-kdeliver");
     while (!stop.stop_requested()) {
       c->run_ready();
       const int in_flight = rd_kafka_outq_len(c->rk);

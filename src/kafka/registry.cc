@@ -1,5 +1,7 @@
 #include "sluice/kafka/registry.h"
 
+#include <pthread.h>
+
 #include <condition_variable>
 #include <map>
 #include <mutex>
@@ -73,8 +75,11 @@ struct Registry::Impl {
   }
 
   void start_job(Job& job) {  // mu held
-    job.thread =
-        std::thread([sup = job.supervisor.get(), token = stop.get_token()] { sup->run(token); });
+    job.thread = std::thread([sup = job.supervisor.get(), token = stop.get_token()] {
+      // The job's poll thread (its handler runs here without handler threads).
+      pthread_setname_np(pthread_self(), "sluice-kjob");
+      sup->run(token);
+    });
   }
 };
 

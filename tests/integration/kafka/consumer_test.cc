@@ -1,6 +1,7 @@
 // Managed consumers against librdkafka's mock cluster: delivery, at-least-once
 // commits, restarts, switches, groups and metrics.
 #include <gtest/gtest.h>
+#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -24,6 +25,12 @@ using testing::committed_total;
 using testing::produce_values;
 using testing::Recorder;
 using testing::test_consumer_config;
+
+std::string this_thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
 
 class KafkaConsumerTest : public ::testing::Test {
  protected:
@@ -498,9 +505,15 @@ TEST_F(KafkaConsumerTest, CommitsDoNotPileUpBehindASlowCoordinator) {
   cfg.commit_every_messages = 1;
   cfg.commit_interval = 3600s;
   Recorder rec;
+  std::atomic<bool> on_job_thread{true};
   ASSERT_TRUE(registry
                   .register_consumer(make_consumer(cfg,
                                                    [&](HandlerContext&, const Message& m) {
+                                                     // Without handler threads: the job's
+                                                     // poll thread, named for top and perf.
+                                                     if (this_thread_name() != "sluice-kjob") {
+                                                       on_job_thread = false;
+                                                     }
                                                      rec.add(m);
                                                      return Status();
                                                    }))
@@ -525,6 +538,7 @@ TEST_F(KafkaConsumerTest, CommitsDoNotPileUpBehindASlowCoordinator) {
   registry.stop();
   ASSERT_TRUE(registry.wait_stop().ok());
   EXPECT_EQ(committed_offsets(bootstrap_, "slow-group", "slow-commits", 1)[0], 40);
+  EXPECT_TRUE(on_job_thread);
 }
 
 TEST_F(KafkaConsumerTest, TwoMembersSplitThePartitionsAndOneTakesOverWhenTheOtherLeaves) {
@@ -623,6 +637,7 @@ TEST_F(KafkaConsumerTest, ConsumerLagIsReportedPerPartition) {
   ASSERT_TRUE(cluster_->create_topic("lag", 1).ok());
   produce_values(bootstrap_, "lag", "v", 20);
   std::atomic<bool> gate{false};
+  std::atomic<bool> on_handler_thread{true};
   Registry registry(options());
   auto cfg = test_consumer_config(bootstrap_, "lag-job", "lag", "lag-group");
   cfg.handler_threads = 1;
@@ -631,6 +646,7 @@ TEST_F(KafkaConsumerTest, ConsumerLagIsReportedPerPartition) {
                   .register_consumer(make_consumer(
                       cfg,
                       [&](HandlerContext& ctx, const Message&) {
+                        if (this_thread_name() != "sluice-khandler") on_handler_thread = false;
                         wait_until([&] { return gate.load() || ctx.stop_requested(); }, 30s);
                         return Status();
                       }))
@@ -650,6 +666,7 @@ TEST_F(KafkaConsumerTest, ConsumerLagIsReportedPerPartition) {
   EXPECT_TRUE(wait_until([&] { return status(registry, "lag-job").messages_handled == 20; }));
   registry.stop();
   ASSERT_TRUE(registry.wait_stop().ok());
+  EXPECT_TRUE(on_handler_thread);
 }
 
 TEST_F(KafkaConsumerTest, RegistryRejectsBadRegistrations) {
