@@ -113,9 +113,9 @@ class ConsumerSession final : public RdKafka::RebalanceCb {
   Status start();
   void poll_loop();
   void finish();
-  // Handles `msg` on this thread, or queues it for a handler thread (then
-  // takes it: *msg becomes null).
-  void on_message(rd_kafka_message_t** msg, PollThread& poll);
+  // Handles the message in *slot on this thread, or queues it for a handler
+  // thread (then takes it: *slot becomes null).
+  void on_message(rd_kafka_message_t** slot, PollThread& poll);
   void handle_here(const rd_kafka_message_t* record, PollThread& poll);
   void on_consume_error(const rd_kafka_message_t& msg);
   // Runs the handler with retries and the dead-letter topic, in `ctx`.
