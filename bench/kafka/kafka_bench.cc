@@ -165,9 +165,9 @@ double process_cpu_seconds() {
   return static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
 }
 
-// BENCH_THREADS=1: CPU time of every thread of the process between the first
-// and the last message of a consumer run (a producer run: its timed window), printed to stderr
-// (from /proc/self/task/*/schedstat, nanoseconds): where a run's CPU goes.
+// BENCH_THREADS=1: CPU time of every thread of the process over a run's
+// timed window, printed to stderr (from /proc/self/task/*/schedstat,
+// nanoseconds): where a run's CPU goes.
 using ThreadCpu = std::map<std::string, std::pair<std::string, long long>>;  // tid -> comm, ns
 ThreadCpu thread_cpu() {
   ThreadCpu out;
@@ -196,17 +196,28 @@ void print_thread_cpu(const char* what, const ThreadCpu& before, const ThreadCpu
   std::fprintf(stderr, "\n");
 }
 
+// One end of a timed window: wall clock, process CPU, and per-thread CPU
+// (BENCH_THREADS only).
+struct Mark {
+  Clock::time_point wall{};
+  double cpu = 0;
+  ThreadCpu threads{};
+
+  static Mark now() { return {Clock::now(), process_cpu_seconds(), thread_cpu()}; }
+};
+
+// The run from `start` to `end` (prints its threads' CPU as `what`).
+Run window(const char* what, const Mark& start, const Mark& end, bool complete) {
+  print_thread_cpu(what, start.threads, end.threads);
+  return {std::chrono::duration<double>(end.wall - start.wall).count(), end.cpu - start.cpu,
+          complete};
+}
+
 template <typename F>
 Run timed(const char* what, F&& body) {
-  const ThreadCpu threads_before = thread_cpu();
-  const double cpu0 = process_cpu_seconds();
-  const auto start = Clock::now();
-  Run r;
-  r.complete = body();
-  r.seconds = std::chrono::duration<double>(Clock::now() - start).count();
-  r.cpu_seconds = process_cpu_seconds() - cpu0;
-  print_thread_cpu(what, threads_before, thread_cpu());
-  return r;
+  const Mark start = Mark::now();
+  const bool complete = body();
+  return window(what, start, Mark::now(), complete);
 }
 
 void report_run(benchmark::State& state, const Run& run, int n, int size) {
@@ -298,30 +309,20 @@ Run raw_batch_consumer_run(int size) {
   rd_kafka_message_t* batch[256];
   int got = 0;
   std::size_t bytes = 0;
-  Clock::time_point first{};
-  double first_cpu = 0;
-  ThreadCpu threads_first;
+  Mark first;
   const auto deadline = Clock::now() + std::chrono::seconds(120);
   while (got < n && Clock::now() < deadline) {
     ssize_t k = rd_kafka_consume_batch_queue(q, 0, batch, 256);
     if (k == 0) k = rd_kafka_consume_batch_queue(q, 100, batch, 1);
     for (ssize_t i = 0; i < k; ++i) {
       if (batch[i]->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-        if (got++ == 0) {
-          first = Clock::now();
-          first_cpu = process_cpu_seconds();
-          threads_first = thread_cpu();
-        }
+        if (got++ == 0) first = Mark::now();
         bytes += batch[i]->len;
       }
       rd_kafka_message_destroy(batch[i]);
     }
   }
-  Run run;
-  run.seconds = std::chrono::duration<double>(Clock::now() - first).count();
-  run.cpu_seconds = process_cpu_seconds() - first_cpu;
-  print_thread_cpu("raw batch", threads_first, thread_cpu());
-  run.complete = got >= n;
+  const Run run = window("raw batch", first, Mark::now(), got >= n);
   rd_kafka_queue_destroy(q);
   c->close();
   benchmark::DoNotOptimize(bytes);
@@ -340,88 +341,73 @@ void BM_RawBatchConsumer(benchmark::State& state) {
 Run managed_consumer_run(int size, int handler_threads) {
   const std::string topic = consumer_topic(size);
   const int n = consumer_messages(size);
-  {
-    sluice::MetricsRegistry metrics;
-    sluice::kafka::Registry registry(
-        {.metrics = &metrics,
-         .logger = std::getenv("BENCH_DEBUG")
-                       ? sluice::make_stderr_logger(std::string_view(std::getenv("BENCH_DEBUG")) ==
-                                                            "trace"
-                                                        ? sluice::LogLevel::kTrace
-                                                        : sluice::LogLevel::kInfo)
-                       : nullptr});
-    sluice::kafka::ConsumerConfig cfg;
-    cfg.job_name = "bench";
-    cfg.topics = {topic};
-    cfg.bootstrap_servers = cluster().bootstrap_servers();
-    cfg.group = fresh_group();
-    cfg.initial_offset = sluice::kafka::InitialOffset::kOldest;
-    cfg.session_timeout = std::chrono::milliseconds(6000);
-    cfg.heartbeat_interval = std::chrono::milliseconds(1000);
-    cfg.handler_threads = handler_threads;
-    if (!default_prefetch()) cfg.properties["queued.min.messages"] = kQueuedMinMessages;
-    if (const char* e = std::getenv("BENCH_COMMIT_EVERY")) cfg.commit_every_messages = std::atoi(e);
-    if (const char* e = std::getenv("BENCH_PROP")) {
-      std::string kv = e;
-      cfg.properties[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
-    }
-    std::atomic<int> got{0};
-    std::atomic<std::size_t> bytes{0};
-    Clock::time_point first{}, last{};
-    double first_cpu = 0, last_cpu = 0;
-    ThreadCpu threads_first, threads_last;
-    std::mutex mu;
-    std::condition_variable done;
-    Clock::time_point prev{};
-    double max_gap = 0;
-    int gap_at = 0;
-    auto handler = [&](sluice::kafka::HandlerContext&, const sluice::kafka::Message& m) {
-      bytes.fetch_add(m.value().size(), std::memory_order_relaxed);
-      const int k = got.fetch_add(1, std::memory_order_relaxed) + 1;
-      if (debug()) {
-        auto now = Clock::now();
-        double gap = 0;
-        if (k > 1) {
-          gap = std::chrono::duration<double>(now - prev).count();
-          if (gap > max_gap) {
-            max_gap = gap;
-            gap_at = k;
-          }
-        }
-        prev = now;
-        if (gap > 0.1) std::fprintf(stderr, "gap %.3f s before message %d\n", gap, k);
-        if (k == n) std::fprintf(stderr, "max gap %.3f s at message %d\n", max_gap, gap_at);
-      }
-      if (k == 1) {
-        first = Clock::now();
-        first_cpu = process_cpu_seconds();
-        threads_first = thread_cpu();
-      }
-      if (k == n) {
-        std::lock_guard lock(mu);
-        last = Clock::now();
-        last_cpu = process_cpu_seconds();
-        threads_last = thread_cpu();
-        done.notify_one();
-      }
-      return sluice::Status();
-    };
-    (void)registry.register_consumer(sluice::kafka::make_consumer(cfg, handler));
-    (void)registry.set_consumer_switch("bench", true);
-    (void)registry.start_all();
-    {
-      std::unique_lock lock(mu);
-      done.wait_for(lock, std::chrono::seconds(120), [&] { return got.load() >= n; });
-    }
-    registry.stop();
-    (void)registry.wait_stop();
-    Run run;
-    run.complete = got.load() >= n;
-    run.seconds = std::chrono::duration<double>(last - first).count();
-    run.cpu_seconds = last_cpu - first_cpu;
-    print_thread_cpu("managed", threads_first, threads_last);
-    return run;
+  sluice::MetricsRegistry metrics;
+  sluice::kafka::Registry registry(
+      {.metrics = &metrics,
+       .logger =
+           std::getenv("BENCH_DEBUG")
+               ? sluice::make_stderr_logger(std::string_view(std::getenv("BENCH_DEBUG")) == "trace"
+                                                ? sluice::LogLevel::kTrace
+                                                : sluice::LogLevel::kInfo)
+               : nullptr});
+  sluice::kafka::ConsumerConfig cfg;
+  cfg.job_name = "bench";
+  cfg.topics = {topic};
+  cfg.bootstrap_servers = cluster().bootstrap_servers();
+  cfg.group = fresh_group();
+  cfg.initial_offset = sluice::kafka::InitialOffset::kOldest;
+  cfg.session_timeout = std::chrono::milliseconds(6000);
+  cfg.heartbeat_interval = std::chrono::milliseconds(1000);
+  cfg.handler_threads = handler_threads;
+  if (!default_prefetch()) cfg.properties["queued.min.messages"] = kQueuedMinMessages;
+  if (const char* e = std::getenv("BENCH_COMMIT_EVERY")) cfg.commit_every_messages = std::atoi(e);
+  if (const char* e = std::getenv("BENCH_PROP")) {
+    std::string kv = e;
+    cfg.properties[kv.substr(0, kv.find('='))] = kv.substr(kv.find('=') + 1);
   }
+  std::atomic<int> got{0};
+  std::atomic<std::size_t> bytes{0};
+  Mark first, last;
+  std::mutex mu;
+  std::condition_variable done;
+  Clock::time_point prev{};
+  double max_gap = 0;
+  int gap_at = 0;
+  auto handler = [&](sluice::kafka::HandlerContext&, const sluice::kafka::Message& m) {
+    bytes.fetch_add(m.value().size(), std::memory_order_relaxed);
+    const int k = got.fetch_add(1, std::memory_order_relaxed) + 1;
+    if (debug()) {
+      auto now = Clock::now();
+      double gap = 0;
+      if (k > 1) {
+        gap = std::chrono::duration<double>(now - prev).count();
+        if (gap > max_gap) {
+          max_gap = gap;
+          gap_at = k;
+        }
+      }
+      prev = now;
+      if (gap > 0.1) std::fprintf(stderr, "gap %.3f s before message %d\n", gap, k);
+      if (k == n) std::fprintf(stderr, "max gap %.3f s at message %d\n", max_gap, gap_at);
+    }
+    if (k == 1) first = Mark::now();
+    if (k == n) {
+      std::lock_guard lock(mu);
+      last = Mark::now();
+      done.notify_one();
+    }
+    return sluice::Status();
+  };
+  (void)registry.register_consumer(sluice::kafka::make_consumer(cfg, handler));
+  (void)registry.set_consumer_switch("bench", true);
+  (void)registry.start_all();
+  {
+    std::unique_lock lock(mu);
+    done.wait_for(lock, std::chrono::seconds(120), [&] { return got.load() >= n; });
+  }
+  registry.stop();
+  (void)registry.wait_stop();
+  return window("managed", first, last, got.load() >= n);
 }
 
 void run_managed_consumer(benchmark::State& state, int handler_threads) {

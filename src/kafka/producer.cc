@@ -160,6 +160,13 @@ bool must_not_wait() {
   return tl_in_delivery_callback || tl_batch != nullptr;
 }
 
+// What flush() and close() answer where must_not_wait().
+Status refused_while_serving(const std::string& producer, const char* call) {
+  return Status::failed_precondition("kafka producer \"" + producer + "\": " + call +
+                                     " called from a delivery callback, or from the Logger "
+                                     "while serving delivery reports");
+}
+
 // A librdkafka producer client as its delivery reports see it, and the
 // serving of those reports.
 //
@@ -556,11 +563,7 @@ Status Producer::Impl::produce(Client& client, const std::string& topic,
 }
 
 Status Producer::Impl::close(std::chrono::milliseconds timeout) {
-  if (must_not_wait()) {
-    return Status::failed_precondition("kafka producer \"" + config.name +
-                                       "\": close() called from a delivery callback, or from the "
-                                       "Logger while serving delivery reports");
-  }
+  if (must_not_wait()) return refused_while_serving(config.name, "close()");
   std::lock_guard once(close_once_mu);
   if (close_done) return close_status;
   {
@@ -692,12 +695,8 @@ Status Producer::send_async(const std::string& topic, std::optional<std::string_
 }
 
 Status Producer::flush(std::chrono::milliseconds timeout) {
-  if (must_not_wait()) {
-    // It would wait for this very thread's callbacks or serve.
-    return Status::failed_precondition("kafka producer \"" + impl_->config.name +
-                                       "\": flush() called from a delivery callback, or from the "
-                                       "Logger while serving delivery reports");
-  }
+  // It would wait for this very thread's callbacks or serve.
+  if (must_not_wait()) return refused_while_serving(impl_->config.name, "flush()");
   std::shared_lock lock(impl_->close_mu);
   if (impl_->closed) return Status();
   const auto deadline = std::chrono::steady_clock::now() + timeout;
