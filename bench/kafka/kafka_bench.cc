@@ -563,13 +563,14 @@ void BM_AsyncProducer(benchmark::State& state) {
 
 // The raw loop, the raw loop with per-message callbacks and the managed
 // producer in each repetition (the order rotating), so that the machine's
-// drift — large on a shared 2-core VM, where single runs vary by 20-30 % —
+// drift (large on a shared 2-core VM, where single runs vary by 20-30 %)
 // hits all three alike. Each run starts after a pause: back to back, a run
-// that followed the managed one was ~10 % slower (raw: 306 and 286 ms after
-// it against 270 ms after the raw run with callbacks; with the pause 265-271
-// ms in every position), which flattered the managed producer's ratio. The time reported is the
-// managed run's; `managed_over_raw` is its throughput as a fraction of the raw run next to it
-// (`..._callbacks`: of the raw run with callbacks), `cpu_over_raw` its CPU time as a multiple.
+// that followed the managed one was ~10 % slower (the raw loop: 306 and
+// 286 ms after it, 270 ms after the raw run with callbacks; with the pause
+// 265-271 ms in every position), which flattered the managed ratio.
+// The time reported is the managed run's; `managed_over_raw` is its
+// throughput as a fraction of the raw run next to it (`..._callbacks`: of
+// the raw run with callbacks), `cpu_over_raw` its CPU time as a multiple.
 constexpr std::chrono::milliseconds kSettle{300};
 
 void BM_AsyncProducerVsRaw(benchmark::State& state) {
