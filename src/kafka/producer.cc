@@ -496,14 +496,15 @@ Status Producer::Impl::make_client(std::unique_ptr<Client>& out, bool async,
       c->queued->set(static_cast<double>(in_flight));
       if (!batch_reports || in_flight == 0) {
         if (c->serve(100) < 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-      } else if (const auto n = c->sender_serves.load(std::memory_order_relaxed);
-                 n != sender_serves_seen) {
-        // A sending thread serves: the reports' messages are freed on the
-        // thread that allocated them. This thread only runs callbacks.
-        sender_serves_seen = n;
-        std::this_thread::sleep_for(nap);
-      } else if (c->serve(0) <= 0 && !c->has_ready()) {
-        std::this_thread::sleep_for(nap);
+      } else {
+        // While a sending thread serves, this one leaves serving to it (the
+        // messages are freed on the thread that allocated them) and only
+        // runs callbacks.
+        const std::uint64_t serves = c->sender_serves.load(std::memory_order_relaxed);
+        const bool sender_served = std::exchange(sender_serves_seen, serves) != serves;
+        if (sender_served || (c->serve(0) <= 0 && !c->has_ready())) {
+          std::this_thread::sleep_for(nap);
+        }
       }
     }
     c->run_ready();

@@ -1,7 +1,6 @@
 // Managed consumers against librdkafka's mock cluster: delivery, at-least-once
 // commits, restarts, switches, groups and metrics.
 #include <gtest/gtest.h>
-#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -25,12 +24,7 @@ using testing::committed_total;
 using testing::produce_values;
 using testing::Recorder;
 using testing::test_consumer_config;
-
-std::string this_thread_name() {
-  char name[16] = {};
-  pthread_getname_np(pthread_self(), name, sizeof name);
-  return name;
-}
+using testing::this_thread_name;
 
 class KafkaConsumerTest : public ::testing::Test {
  protected:

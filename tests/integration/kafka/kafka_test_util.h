@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
+#include <pthread.h>
 
 #include <chrono>
 #include <condition_variable>
@@ -22,6 +23,13 @@
 #include "support/test_util.h"
 
 namespace sluice::kafka::testing {
+
+// The calling thread's name (sluice names its threads: sluice-kjob, ...).
+inline std::string this_thread_name() {
+  char name[16] = {};
+  pthread_getname_np(pthread_self(), name, sizeof name);
+  return name;
+}
 
 // The mock cluster rebalances in about session.timeout.ms - 1 s
 // (TESTING.md): 6 s is its lower bound.

@@ -1,7 +1,6 @@
 // Managed producers against librdkafka's mock cluster.
 #include <gtest/gtest.h>
 #include <librdkafka/rdkafkacpp.h>
-#include <pthread.h>
 
 #include <atomic>
 #include <chrono>
@@ -219,9 +218,7 @@ TEST_F(KafkaProducerTest, CallbacksRunOnTheDeliveryThreadAloneInReportOrder) {
                                 std::lock_guard lock(mu);
                                 if (i == 0) flush_inside = inside;
                                 threads.insert(std::this_thread::get_id());
-                                char name[16] = {};
-                                pthread_getname_np(pthread_self(), name, sizeof name);
-                                thread_names.insert(name);
+                                thread_names.insert(testing::this_thread_name());
                                 if (std::this_thread::get_id() == sender) ++on_sender;
                                 if (!r.ok()) {
                                   ++errors;
